@@ -1,0 +1,3 @@
+# sidecar/: ehrgate-sidecar (ingress, egress, policy decisions) and ehrgate-phi.
+PROGRAMS += ehrgate-sidecar
+ehrgate-sidecar_MAIN := sidecar/sidecar_main.c
