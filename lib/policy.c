@@ -200,7 +200,7 @@ static size_t levenshtein(const char *a, const char *b)
 }
 
 /* The closest candidate within edit distance 2 (and closer than the word is long), or NULL.
- * A case-only difference always wins ("patient" -> "Patient"). */
+ * A case-only difference always wins ("patient" -> "Patient"), then a unique prefix. */
 static const char *suggest(const char *s, const char *const *cands)
 {
 	const char *best = NULL;
@@ -209,6 +209,18 @@ static const char *suggest(const char *s, const char *const *cands)
 	for (i = 0; cands[i]; i++)
 		if (strcasecmp(s, cands[i]) == 0)
 			return cands[i];
+	/* An abbreviation of exactly one candidate ("prod" -> "production"). */
+	for (i = 0; len >= 3 && cands[i]; i++) {
+		if (strncasecmp(s, cands[i], len) == 0) {
+			if (best) {
+				best = NULL;
+				break;
+			}
+			best = cands[i];
+		}
+	}
+	if (best)
+		return best;
 	for (i = 0; cands[i]; i++) {
 		size_t d = levenshtein(s, cands[i]);
 
@@ -446,10 +458,17 @@ static bool check_map(struct ld *l, const struct yamlx_node *n, const char *path
 			continue;
 		show(sv, sizeof(sv), k->str);
 		sug = suggest(k->str, names);
-		if (sug)
+		if (sug) {
 			err_node(l, k, pj(kp, path, sv), "unknown key (did you mean \"%s\"?)", sug);
-		else
-			err_node(l, k, pj(kp, path, sv), "unknown key");
+		} else {
+			char list[512];
+			size_t o = 0;
+
+			list[0] = '\0';
+			for (size_t j = 0; names[j] && o < sizeof(list); j++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "", names[j]);
+			err_node(l, k, pj(kp, path, sv), "unknown key (expected one of: %s)", list);
+		}
 	}
 	for (i = 0; ks[i].name; i++)
 		if (ks[i].required && yamlx_map_get(n, ks[i].name) == NULL)
@@ -665,6 +684,8 @@ static bool host_is_loopback(const char *h)
 	return false;
 }
 
+static const char url_userinfo[] = "user information (user@host) is not allowed in URLs";
+
 struct url_info {
 	bool https;
 	bool loopback;
@@ -702,7 +723,7 @@ static const char *url_check(const char *s, struct url_info *u)
 	}
 	end = auth + strcspn(auth, "/?#");
 	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
-		return "user information (user@host) is not allowed in URLs";
+		return url_userinfo;
 	if (strchr(s, '#') != NULL)
 		return "fragments (#...) are not allowed";
 	u->has_query = strchr(s, '?') != NULL;
@@ -775,6 +796,11 @@ static const char *check_url(struct ld *l, const struct yamlx_node *n, const cha
 		return NULL;
 	show(sv, sizeof(sv), n->str);
 	why = url_check(n->str, &u);
+	if (why == url_userinfo) {
+		/* Do not echo the value: the user information may be a credential. */
+		err_node(l, n, path, "invalid URL: %s (credentials do not belong in a policy)", why);
+		return NULL;
+	}
 	if (why) {
 		err_node(l, n, path, "invalid URL \"%s\": %s", sv, why);
 		return NULL;
@@ -1558,9 +1584,11 @@ static void load_egress(struct ld *l, const struct yamlx_node *root, const struc
 		load_route(l, rs->items[i], pi(rp, "egress.routes", i), &v[k]);
 		for (size_t j = 0; j < k && v[k].name; j++) {
 			if (v[j].name && strcmp(v[j].name, v[k].name) == 0) {
+				const struct yamlx_node *a = yamlx_map_get(rs->items[j], "name");
 				const struct yamlx_node *b = yamlx_map_get(rs->items[i], "name");
 
-				err_node(l, b, pj(kp, rp, "name"), "duplicate route name \"%s\"", v[k].name);
+				err_node(l, b, pj(kp, rp, "name"), "duplicate route name \"%s\" (first at %d:%d)", v[k].name,
+					 a->line, a->col);
 				v[k].name = NULL;
 				break;
 			}
