@@ -280,6 +280,10 @@ static void test_demo_decisions(void **state)
 	assert_false(policy_write_approved(p, "DocumentReference", day("2027-10-02")));
 	assert_false(policy_write_approved(p, "DocumentReference", day("2026-09-30")));
 	assert_true(policy_approval_active(&s->approval, today));
+	assert_true(policy_service_active(s, today));
+	assert_true(policy_service_active(nd, day("2026-12-10")));
+	assert_false(policy_service_active(nd, day("2026-12-11")));
+	assert_false(policy_service_active(NULL, today));
 	assert_true(policy_approval_active(&nd->approval, day("2026-12-10")));
 	assert_false(policy_approval_active(&nd->approval, day("2026-12-11")));
 	assert_true(policy_route_active(policy_find_route(p, "llm"), today));
@@ -525,6 +529,14 @@ static void test_size_limit(void **state)
 	(void)state;
 	buf = xmalloc(max + 2);
 	memcpy(buf, demo, dlen);
+	/* max - 1 */
+	buf[dlen] = '#';
+	memset(buf + dlen + 1, 'x', max - dlen - 3);
+	buf[max - 2] = '\n';
+	policy_diag_init(&d);
+	assert_int_equal(policy_load_buffer(DEMO, buf, max - 1, &o, &p, &d), 0);
+	policy_unref(p);
+	policy_diag_fini(&d);
 	/* Pad with a comment: "#xxxx...\n" up to exactly max bytes. */
 	buf[dlen] = '#';
 	memset(buf + dlen + 1, 'x', max - dlen - 2);
