@@ -69,7 +69,7 @@ static char *diag_text(const struct policy_diag *d)
 	s = xmalloc(cap);
 	s[0] = '\0';
 	for (size_t i = 0; i < d->n; i++)
-		o += (size_t)sprintf(s + o, "%s\n", d->v[i].text);
+		o += (size_t)snprintf(s + o, cap - o, "%s\n", d->v[i].text);
 	return s;
 }
 
@@ -89,12 +89,12 @@ static int load_demo_pairs(const char *const *pairs, struct policy **out, char *
 	for (size_t i = 0; pairs && pairs[i]; i += 2) {
 		const char *from = pairs[i], *to = pairs[i + 1];
 		char *at = strstr(text, from), *next;
+		size_t n;
 
 		assert_non_null(at);
-		next = xmalloc(strlen(text) + strlen(to) + 1);
-		memcpy(next, text, (size_t)(at - text));
-		strcpy(next + (at - text), to);
-		strcat(next, at + strlen(from));
+		n = strlen(text) + strlen(to) + 1;
+		next = xmalloc(n);
+		snprintf(next, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 		free(text);
 		text = next;
 	}
@@ -450,8 +450,9 @@ static void test_good_fixtures(void **state)
 		}
 		got = diag_text(&d);
 		assert_string_equal(got, want);
-		policy_summary(p, o.today_days, summary, sizeof(summary));
-		strcat(summary, "\n");
+		policy_summary(p, o.today_days, summary, sizeof(summary) - 1);
+		summary[strlen(summary) + 1] = '\0';
+		summary[strlen(summary)] = '\n';
 		assert_string_equal(summary, want_sum);
 		policy_unref(p);
 		policy_diag_fini(&d);
