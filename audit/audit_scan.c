@@ -133,6 +133,8 @@ void af_scan(const struct af_scan_in *in, struct af_scan_out *o)
 			break;
 		}
 		switch (h.type) {
+		case AF_OPEN:
+			break;   /* checked above */
 		case AF_RECOVERY:
 			if (o->frames != 1 || af_recovery_decode(pl, h.len, &o->rec) != 0 ||
 			    memcmp(o->rec.log_id, o->open.log_id, 16) != 0) {

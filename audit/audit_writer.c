@@ -386,6 +386,8 @@ static int flush_locked(struct audit_writer *w, enum seal kind)
 	w->pend = w->spare;
 	w->pend_idx = w->spare_idx;
 	w->pend.len = w->pend_idx.len = 0;
+	memset(&w->spare, 0, sizeof w->spare);
+	memset(&w->spare_idx, 0, sizeof w->spare_idx);
 	last_seq = w->next_seq - 1;
 	logfd = w->logfd;
 	idxfd = w->idxfd;
@@ -433,21 +435,10 @@ static int flush_locked(struct audit_writer *w, enum seal kind)
 
 	pthread_mutex_lock(&w->mu);
 	w->io_busy = false;
-	/* give the buffers back as spares (keep the bigger allocation) */
+	/* the written buffers become the spares for the next swap */
 	job.len = jidx.len = 0;
-	if (job.cap >= w->spare.cap) {
-		free(w->spare.p);
-		w->spare = job;
-	} else {
-		free(job.p);
-	}
-	if (jidx.cap >= w->spare_idx.cap) {
-		free(w->spare_idx.p);
-		w->spare_idx = jidx;
-	} else {
-		free(jidx.p);
-	}
-	w->spare.len = w->spare_idx.len = 0;
+	w->spare = job;
+	w->spare_idx = jidx;
 	if (rc) {
 		set_fail(w, rc, e.msg);
 		return rc;
