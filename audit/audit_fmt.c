@@ -182,6 +182,16 @@ void af_merkle_root(const struct af_merkle *m, struct af_sha *s, uint8_t out[32]
 /* ------------------------------------------------------------------ §5 key schedule */
 static const char ratchet_label[] = "ehrgate-audit ratchet v1";
 
+/* libsodium's BLAKE2b leaves its output block and message words in its stack frames; after
+ * hashing key material we overwrite the stack below us (the forward-secrecy test scans the
+ * whole process memory for old batch keys and found them there before this). */
+static void __attribute__((noinline)) scrub_stack(void)
+{
+	uint8_t area[16384];
+	sodium_memzero(area, sizeof area);
+	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
 /* K_{b+1} = BLAKE2b-256("ehrgate-audit ratchet v1" || K_b). One-way: the holder of K_{b+1}
  * learns nothing about K_b (research/audit-proxy.md §2.4). The hash state is wiped here because
  * a keyed BLAKE2b would leave the key block in its buffer. */
@@ -194,6 +204,7 @@ void af_ratchet(uint8_t key[32])
 	crypto_generichash_update(&st, key, 32);
 	crypto_generichash_final(&st, key, 32);
 	sodium_memzero(&st, sizeof st);
+	scrub_stack();
 }
 
 static void commit(const uint8_t key[32], const char *label, uint8_t out[32])
@@ -205,6 +216,7 @@ static void commit(const uint8_t key[32], const char *label, uint8_t out[32])
 	crypto_generichash_update(&st, key, 32);
 	crypto_generichash_final(&st, out, 32);
 	sodium_memzero(&st, sizeof st);
+	scrub_stack();
 }
 
 void af_key_commit(const uint8_t key[32], uint8_t out[32])
