@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -359,6 +360,40 @@ out:
 	free(p);
 	close(fd);
 	return rc;
+}
+
+int af_map_file(const char *path, uint64_t max, uint8_t **out, size_t *len, bool *mapped, struct err *e)
+{
+	struct stat st;
+	int fd;
+	void *p;
+
+	*out = NULL;
+	*len = 0;
+	*mapped = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size > max) {
+		close(fd);
+		return af_read_file(path, max, out, len, e);   /* reports the precise error */
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return af_read_file(path, max, out, len, e);
+	*out = p;
+	*len = (size_t)st.st_size;
+	*mapped = true;
+	return 0;
+}
+
+void af_unmap_file(uint8_t *p, size_t len, bool mapped)
+{
+	if (mapped)
+		munmap(p, len);
+	else
+		free(p);
 }
 
 int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, struct err *e)

@@ -150,6 +150,12 @@ int af_keys_open(const uint8_t *keys, size_t len, const struct audit_secret *rk,
 uint8_t *af_keys_build(const uint8_t log_id[16], uint64_t segment, const uint8_t *plain,
 		       const uint8_t (*rcpt)[32], size_t n, size_t *len_out);
 
+/* Map a whole file read-only (at most max bytes); falls back to reading it. Release with
+ * af_unmap_file(p, len, mapped). A file truncated while mapped raises SIGBUS: the CLI turns that
+ * into "could not verify" (exit 2); copy logs that are still being written before verifying. */
+int af_map_file(const char *path, uint64_t max, uint8_t **out, size_t *len, bool *mapped, struct err *e);
+void af_unmap_file(uint8_t *p, size_t len, bool mapped);
+
 /* Write bytes to path atomically (tmp + fsync + rename + dir fsync), mode. */
 int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, struct err *e);
 

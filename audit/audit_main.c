@@ -605,6 +605,15 @@ static int cmd_rewrap(int argc, char **argv)
 	return 0;
 }
 
+/* A segment file truncated while mapped (af_map_file) raises SIGBUS: report, don't crash. */
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "ehrgate-audit: could not verify: a segment file changed while it was being read\n";
+	(void)sig;
+	(void)!write(2, msg, sizeof msg - 1);
+	_exit(2);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -615,6 +624,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		die("libsodium failed to initialise");
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGBUS, on_sigbus);
 	cmd = argv[1];
 	if (!strcmp(cmd, "keygen"))
 		return cmd_keygen(argc, argv);

@@ -31,6 +31,7 @@ struct rseg {
 	uint64_t seg;
 	uint8_t *log, *keys, *idx;
 	size_t log_len, keys_len, idx_len;
+	bool log_mapped, idx_mapped;
 	struct af_open op;
 	uint32_t batch;
 	bool has_index;
@@ -38,9 +39,9 @@ struct rseg {
 
 static void rseg_free(struct rseg *s)
 {
-	free(s->log);
+	af_unmap_file(s->log, s->log_len, s->log_mapped);
 	free(s->keys);
-	free(s->idx);
+	af_unmap_file(s->idx, s->idx_len, s->idx_mapped);
 	memset(s, 0, sizeof *s);
 }
 
@@ -65,14 +66,14 @@ static int rseg_load(const char *dir, uint64_t seg, const struct audit_secret *r
 	memset(s, 0, sizeof *s);
 	s->seg = seg;
 	af_seg_path(path, sizeof path, dir, seg, "log");
-	if ((rc = af_read_file(path, AF_SEGMENT_FILE_MAX, &s->log, &s->log_len, e)) != 0)
+	if ((rc = af_map_file(path, AF_SEGMENT_FILE_MAX, &s->log, &s->log_len, &s->log_mapped, e)) != 0)
 		return rc;
 	if (!peek_open(s->log, s->log_len, &s->op) || s->op.segment != seg)
 		return err_set(e, -EBADMSG, "%s: corrupt (no valid OPEN record)", path);
 	if (want_idx) {
 		af_seg_path(path, sizeof path, dir, seg, "idx");
 		err_clear(&ie);
-		if (af_read_file(path, AF_SEGMENT_FILE_MAX, &s->idx, &s->idx_len, &ie) != 0) {
+		if (af_map_file(path, AF_SEGMENT_FILE_MAX, &s->idx, &s->idx_len, &s->idx_mapped, &ie) != 0) {
 			s->idx = NULL;   /* advisory: fall back to scanning */
 			s->idx_len = 0;
 		}

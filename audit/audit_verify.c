@@ -240,6 +240,7 @@ struct seg_files {
 	uint8_t *log, *keys, *idx;
 	size_t log_len, keys_len, idx_len;
 	int log_rc, keys_rc, idx_rc;
+	bool log_mapped, idx_mapped;
 };
 
 /* Verify one segment image; fills continuity state for the next. */
@@ -458,9 +459,9 @@ static void verify_one(const struct audit_verify_opts *o, struct audit_verify_re
 
 static void files_free(struct seg_files *f)
 {
-	free(f->log);
+	af_unmap_file(f->log, f->log_len, f->log_mapped);
 	free(f->keys);
-	free(f->idx);
+	af_unmap_file(f->idx, f->idx_len, f->idx_mapped);
 	memset(f, 0, sizeof *f);
 }
 
@@ -510,7 +511,7 @@ int audit_verify(const struct audit_verify_opts *o, struct audit_verify_report *
 		expect = segs[i] + 1;
 		af_seg_path(path, sizeof path, o->dir, segs[i], "log");
 		err_clear(&fe);
-		f.log_rc = af_read_file(path, AF_SEGMENT_FILE_MAX, &f.log, &f.log_len, &fe);
+		f.log_rc = af_map_file(path, AF_SEGMENT_FILE_MAX, &f.log, &f.log_len, &f.log_mapped, &fe);
 		if (f.log_rc) {
 			/* Could not read a segment at all: that is "could not verify", not "invalid". */
 			rc = err_set(e, f.log_rc, "%s", fe.msg);
@@ -521,7 +522,7 @@ int audit_verify(const struct audit_verify_opts *o, struct audit_verify_report *
 		f.keys_rc = af_read_file(path, AF_KEYS_HDR + AUDIT_MAX_RECIPIENTS * AF_KEYS_ENTRY + AF_KEYS_SUM, &f.keys,
 					 &f.keys_len, &fe);
 		af_seg_path(path, sizeof path, o->dir, segs[i], "idx");
-		f.idx_rc = af_read_file(path, AF_SEGMENT_FILE_MAX, &f.idx, &f.idx_len, &fe);
+		f.idx_rc = af_map_file(path, AF_SEGMENT_FILE_MAX, &f.idx, &f.idx_len, &f.idx_mapped, &fe);
 		verify_one(o, r, sha, segs[i], &f, i == nseg - 1, &cs);
 		files_free(&f);
 	}

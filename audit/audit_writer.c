@@ -462,7 +462,7 @@ static void *writer_thread(void *arg)
 		bool hb = hb_ns && now - w->last_cp_mono >= hb_ns;
 		bool pend = w->pend.len > 0;
 		bool go = w->flush_req || hb ||
-			  (pend && (w->mode != AUDIT_FSYNC_BATCH || !w->unsealed || now - w->pend_since >= delay_ns ||
+			  (pend && (w->mode == AUDIT_FSYNC_ALWAYS || !w->unsealed || now - w->pend_since >= delay_ns ||
 				    w->pend.len >= BATCH_BYTES));
 		if (go) {
 			w->flush_req = false;
@@ -891,7 +891,7 @@ int audit_writer_submit(struct audit_writer *w, const char *json, size_t len, co
 	if (seq_out)
 		*seq_out = h.seq;
 	if (w->threaded) {
-		if (w->mode != AUDIT_FSYNC_BATCH || w->unsealed == 1 || w->pend.len >= BATCH_BYTES)
+		if (w->mode == AUDIT_FSYNC_ALWAYS || w->unsealed == 1 || w->pend.len >= BATCH_BYTES)
 			pthread_cond_signal(&w->cv_work);
 	} else if (w->pend.len >= PEND_MAX) {
 		flush_locked(w, SEAL_BATCH);
@@ -907,6 +907,11 @@ int audit_writer_sync(struct audit_writer *w, uint64_t seq, struct err *e)
 	pthread_mutex_lock(&w->mu);
 	if (!w->threaded && w->durable_seq < seq && !w->fail)
 		flush_locked(w, SEAL_BATCH);
+	if (w->threaded && w->durable_seq < seq && !w->fail) {
+		/* someone is waiting: seal now rather than at the batch deadline */
+		w->flush_req = true;
+		pthread_cond_signal(&w->cv_work);
+	}
 	while (w->durable_seq < seq && !w->fail)
 		pthread_cond_wait(&w->cv_done, &w->mu);
 	if (w->durable_seq < seq)
