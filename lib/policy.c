@@ -132,7 +132,7 @@ static const struct keyspec k_ingress[] = {
 static const struct keyspec k_tls[] = {{"cert", true}, {"key", true}, {NULL, false}};
 static const struct keyspec k_client[] = {
 	{"iss", true}, {"jwks_file", false}, {"jwks_url", false}, {"jku_allow", false},
-	{"algorithms", false}, {"max_token_lifetime_s", false}, {NULL, false},
+	{"algorithms", false}, {"max_token_lifetime_s", false}, {"jwks_refresh_min_s", false}, {NULL, false},
 };
 static const struct keyspec k_admin[] = {{"listen", true}, {NULL, false}};
 static const struct keyspec k_service[] = {
@@ -1257,6 +1257,7 @@ static void load_client(struct ld *l, const struct yamlx_node *c, const char *cp
 	int64_t v;
 
 	out->max_token_lifetime_s = 300;
+	out->jwks_refresh_min_s = 60;
 	out->algs = POLICY_ALG_ES384 | POLICY_ALG_RS384;
 	if (!check_map(l, c, cp, k_client))
 		return;
@@ -1287,6 +1288,8 @@ static void load_client(struct ld *l, const struct yamlx_node *c, const char *cp
 	/* research/cds-hooks.md check 35: lifetime is policy; above an hour is refused. */
 	if (get_int(l, c, cp, "max_token_lifetime_s", 1, 3600, &v))
 		out->max_token_lifetime_s = (unsigned)v;
+	if (get_int(l, c, cp, "jwks_refresh_min_s", 1, 86400, &v))
+		out->jwks_refresh_min_s = (unsigned)v;
 }
 
 static void load_ingress(struct ld *l, const struct yamlx_node *root)

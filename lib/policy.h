@@ -76,6 +76,7 @@ struct policy_client {
 	struct policy_strlist jku_allow;
 	unsigned algs; /* POLICY_ALG_* bitmask, never 0 */
 	unsigned max_token_lifetime_s;
+	unsigned jwks_refresh_min_s; /* jwks_url: refetch on an unknown kid at most this often (60) */
 };
 
 struct policy_service {

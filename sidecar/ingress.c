@@ -137,6 +137,25 @@ static const char *header(struct evhttp_request *req, const char *name)
 
 /* --- authentication ---------------------------------------------------------------------- */
 
+/* A kid we do not know, from a client whose keys come from a URL: the EHR may have rotated
+ * its keys. Ask the main thread to refetch, at most once per jwks_refresh_min_s. This token
+ * is still refused; the next one is checked against the new set. */
+static void maybe_refresh_jwks(struct call *c, const char *iss)
+{
+	const struct policy_client *pc = policy_find_client(c->rt->policy, iss);
+	struct sidecar *sc = c->w->sc;
+	long long now = clock_mono_ms(), last = atomic_load(&sc->jwks_fetched_ms);
+
+	if (pc == NULL || pc->jwks_url == NULL || sc->ev_jwks_refresh == NULL)
+		return;
+	if (now - last < (long long)pc->jwks_refresh_min_s * 1000)
+		return;
+	if (atomic_compare_exchange_strong(&sc->jwks_fetched_ms, &last, now)) {
+		log_event(LOGL_INFO, c->rec.rid, "jwks_refresh_requested", "reason=unknown-kid");
+		event_active(sc->ev_jwks_refresh, 0, 0);
+	}
+}
+
 static bool authenticate(struct call *c, const char *path)
 {
 	struct policy *p = c->rt->policy;
@@ -156,6 +175,8 @@ static bool authenticate(struct call *c, const char *path)
 	auditrec_set(c->rec.jti, sizeof(c->rec.jti), res.jti);
 	if (rc == 0)
 		return true;
+	if (res.kid_unknown_for_iss)
+		maybe_refresh_jwks(c, res.kid_unknown_for_iss);
 	/* The reason goes to the audit log only; the client sees a bare 401 (check 38). */
 	refuse(c, 401, "deny", res.rule, "security", "authentication failed");
 	return false;

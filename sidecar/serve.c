@@ -181,6 +181,27 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 	policy_diag_fini(&diag);
 }
 
+/* Rebuild the current generation with freshly fetched JWK Sets (same policy). */
+static void on_jwks_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct runtime *cur = runtime_slot_get(&s->sc.rt), *rt = NULL;
+	struct err e;
+
+	(void)fd;
+	(void)what;
+	policy_ref(cur->policy);
+	if (runtime_new(cur->policy, ++s->generation, &rt, &e) < 0) {
+		log_event(LOGL_ERROR, NULL, "jwks_refresh_failed", "code=%d", e.code);
+		fprintf(stderr, "ehrgate-sidecar: JWKS refresh: %s\n", e.msg);
+	} else {
+		runtime_slot_swap(&s->sc.rt, rt);
+		log_event(LOGL_INFO, NULL, "jwks_refreshed", "generation=%u", s->generation);
+	}
+	atomic_store(&s->sc.jwks_fetched_ms, clock_mono_ms());
+	runtime_unref(cur);
+}
+
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -322,6 +343,8 @@ int serve_run(struct policy *p, const struct serve_opts *o)
 	s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
 	s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);
 	s->ev_probe = event_new(s->base, -1, EV_PERSIST, on_probe, s);
+	s->sc.ev_jwks_refresh = event_new(s->base, -1, 0, on_jwks_refresh, s);
+	atomic_store(&s->sc.jwks_fetched_ms, clock_mono_ms()); /* the startup fetch counts */
 	event_add(s->ev_hup, NULL);
 	event_add(s->ev_term, NULL);
 	event_add(s->ev_int, NULL);
@@ -357,6 +380,7 @@ out:
 	if (s->ev_int) event_free(s->ev_int);
 	if (s->ev_probe) event_free(s->ev_probe);
 	if (s->ev_drain) event_free(s->ev_drain);
+	if (s->sc.ev_jwks_refresh) event_free(s->sc.ev_jwks_refresh);
 	if (s->sc.audit && audit_writer_close(s->sc.audit, &e) < 0) {
 		fprintf(stderr, "ehrgate-sidecar: audit close: %s\n", e.msg);
 		rc = 1;

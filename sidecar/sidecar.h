@@ -28,6 +28,10 @@ struct sidecar {
 	atomic_bool draining;        /* SIGTERM: refuse new requests */
 	atomic_int inflight;
 	atomic_uint reloads, reload_failures;
+	/* JWKS URL refresh on an unknown kid: a worker activates ev_jwks_refresh (main loop),
+	 * at most once per client's jwks_refresh_min_s (CAS on jwks_fetched_ms). */
+	struct event *ev_jwks_refresh;
+	atomic_llong jwks_fetched_ms;
 };
 
 /* One worker thread: its loop, its listeners and its outbound client. */

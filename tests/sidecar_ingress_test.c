@@ -40,6 +40,8 @@ static struct {
 	char *last_body;
 	char last_ctx[80];
 	bool last_had_authz;
+	char *jwks;               /* served at /jwks.json */
+	int jwks_fetches;
 	struct event_base *base;
 	struct evhttp *http;
 	uint16_t port;
@@ -107,7 +109,7 @@ static void up_handle(struct evhttp_request *req, void *arg)
 	(void)arg;
 	pthread_mutex_lock(&up.mu);
 	snprintf(mode, sizeof(mode), "%s", up.mode);
-	if (strcmp(path, "/cds-services") != 0) {
+	if (strcmp(path, "/cds-services") != 0 && strcmp(path, "/jwks.json") != 0) {
 		up.calls++;
 		free(up.last_body);
 		up.last_body = xcalloc(1, n + 1);
@@ -116,7 +118,16 @@ static void up_handle(struct evhttp_request *req, void *arg)
 		up.last_had_authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization") != NULL;
 	}
 	pthread_mutex_unlock(&up.mu);
-	if (strcmp(path, "/cds-services") == 0)
+	if (strcmp(path, "/jwks.json") == 0) {
+		char *j;
+
+		pthread_mutex_lock(&up.mu);
+		up.jwks_fetches++;
+		j = xstrdup(up.jwks ? up.jwks : "{\"keys\":[]}");
+		pthread_mutex_unlock(&up.mu);
+		up_reply(req, 200, j);
+		free(j);
+	} else if (strcmp(path, "/cds-services") == 0)
 		up_reply(req, 200, discovery);
 	else if (strstr(path, "/feedback"))
 		up_reply(req, 200, "{}");
@@ -191,10 +202,14 @@ static pid_t sidecar;
 static uint16_t ingress_port, admin_port, egress_port;
 static EVP_PKEY *es384, *rs384;
 
+static char jwks_line[512];   /* "jwks_file: ..." or "jwks_url: ...\n      jwks_refresh_min_s: 1" */
+
 static void write_policy(const char *path, const char *extra_hooks, unsigned deadline_ms)
 {
 	char yaml[8192];
 
+	if (jwks_line[0] == '\0')
+		snprintf(jwks_line, sizeof(jwks_line), "jwks_file: %s", itest_src("policies/keys/demo-ehr.jwks.json"));
 	snprintf(yaml, sizeof(yaml),
 		 "version: 1\n"
 		 "site: {id: itest-general, name: Integration Test Hospital, ehr: epic, environment: staging}\n"
@@ -209,7 +224,7 @@ static void write_policy(const char *path, const char *extra_hooks, unsigned dea
 		 "  workers: 2\n"
 		 "  clients:\n"
 		 "    - iss: " ISS "\n"
-		 "      jwks_file: %s\n"
+		 "      %s\n"
 		 "      jku_allow: []\n"
 		 "      algorithms: [ES384, RS384]\n"
 		 "      max_token_lifetime_s: 900\n"
@@ -235,7 +250,7 @@ static void write_policy(const char *path, const char *extra_hooks, unsigned dea
 		 "  index_key: %s/index.key\n"
 		 "  fsync: batch\n"
 		 "  on_failure: deny\n",
-		 ingress_port, up.port, deadline_ms, itest_src("policies/keys/demo-ehr.jwks.json"), admin_port,
+		 ingress_port, up.port, deadline_ms, jwks_line, admin_port,
 		 extra_hooks, egress_port, audit_dir, keys_dir, keys_dir, keys_dir);
 	assert_int_equal(itest_write_file(path, yaml), 0);
 }
@@ -716,6 +731,106 @@ static void test_audit_unwritable_fails_closed(void **state)
 	itest_stop(pid, SIGKILL, 2000);
 }
 
+/* jwks_url: keys fetched at startup; an unknown kid triggers a refetch, at most once per
+ * jwks_refresh_min_s; the rotated key is accepted afterwards. */
+static void test_jwks_url_refresh_on_unknown_kid(void **state)
+{
+	char p3[512], ready3[512], audit3[512];
+	struct itest_resp r;
+	size_t len;
+	char *full = itest_read_file(itest_src("policies/keys/demo-ehr.jwks.json"), &len);
+	struct err e;
+	cJSON *j = json_parse(full, len, NULL, &e), *keys = json_arr(j, "keys");
+	char *only_rs;
+	pid_t pid;
+	int fetches;
+
+	(void)state;
+	/* serve a JWKS without the ES384 key */
+	for (int i = cJSON_GetArraySize(keys) - 1; i >= 0; i--)
+		if (strcmp(json_str(cJSON_GetArrayItem(keys, i), "kty"), "EC") == 0)
+			cJSON_DeleteItemFromArray(keys, i);
+	only_rs = cJSON_PrintUnformatted(j);
+	pthread_mutex_lock(&up.mu);
+	up.jwks = only_rs;
+	up.jwks_fetches = 0;
+	pthread_mutex_unlock(&up.mu);
+	snprintf(p3, sizeof(p3), "%s/site3.yaml", dir);
+	snprintf(ready3, sizeof(ready3), "%s/ready3.json", dir);
+	snprintf(audit3, sizeof(audit3), "%s/audit3", dir);
+	snprintf(audit_dir, sizeof(audit_dir), "%s", audit3);
+	snprintf(jwks_line, sizeof(jwks_line), "jwks_url: http://127.0.0.1:%u/jwks.json\n      jwks_refresh_min_s: 1", up.port);
+	ingress_port = itest_free_port();
+	admin_port = itest_free_port();
+	egress_port = itest_free_port();
+	write_policy(p3, "", 600);
+	pid = start_sidecar(p3, ready3, 0);
+	assert_true(pid > 0);
+	usleep(1100000); /* past the minimum interval since the startup fetch */
+	/* unknown kid: refused, and (once) a refetch is requested */
+	for (int i = 0; i < 3; i++) {
+		char *t = token_for("/cds-services/sepsis-risk");
+
+		assert_int_equal(call("/cds-services/sepsis-risk", t, hook_request("patient-view"), &r), 401);
+		itest_resp_fini(&r);
+		free(t);
+	}
+	usleep(300000);
+	pthread_mutex_lock(&up.mu);
+	fetches = up.jwks_fetches;
+	pthread_mutex_unlock(&up.mu);
+	assert_int_equal(fetches, 2); /* startup + one refresh for three unknown-kid tokens */
+	/* the EHR rotates: the served set now has the ES384 key */
+	pthread_mutex_lock(&up.mu);
+	up.jwks = full;
+	pthread_mutex_unlock(&up.mu);
+	usleep(1100000);
+	{
+		char *t = token_for("/cds-services/sepsis-risk");
+
+		assert_int_equal(call("/cds-services/sepsis-risk", t, hook_request("patient-view"), &r), 401);
+		itest_resp_fini(&r);
+		free(t);
+	}
+	usleep(300000);
+	{
+		char *t = token_for("/cds-services/sepsis-risk");
+
+		assert_int_equal(call("/cds-services/sepsis-risk", t, hook_request("patient-view"), &r), 200);
+		itest_resp_fini(&r);
+		free(t);
+	}
+	assert_true(itest_file_contains(log_path, "event=jwks_refreshed"));
+	itest_stop(pid, SIGTERM, 5000);
+	pthread_mutex_lock(&up.mu);
+	up.jwks = NULL;
+	pthread_mutex_unlock(&up.mu);
+	jwks_line[0] = '\0';
+	cJSON_free(only_rs);
+	cJSON_Delete(j);
+	free(full);
+}
+
+static void test_feedback_forwarded(void **state)
+{
+	struct itest_resp r;
+	char *t = token_for("/cds-services/sepsis-risk/feedback");
+	int before = up_calls();
+
+	(void)state;
+	assert_int_equal(call("/cds-services/sepsis-risk/feedback", t,
+			      "{\"feedback\":[{\"card\":\"c1\",\"outcome\":\"accepted\",\"acceptedSuggestions\":[{\"id\":\"s1\"}],"
+			      "\"outcomeTimestamp\":\"2026-11-23T10:00:00Z\"}]}", &r), 200);
+	assert_int_equal(up_calls(), before + 1);
+	itest_resp_fini(&r);
+	/* the token's aud is the feedback URL: the same token for the service URL is refused */
+	free(t);
+	t = token_for("/cds-services/sepsis-risk");
+	assert_int_equal(call("/cds-services/sepsis-risk/feedback", t, "{\"feedback\":[]}", &r), 401);
+	itest_resp_fini(&r);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,10 +840,12 @@ int main(void)
 		cmocka_unit_test(test_slow_upstream_answered_in_time),
 		cmocka_unit_test(test_unapproved_suggestion_stripped),
 		cmocka_unit_test(test_discovery_filtered),
+		cmocka_unit_test(test_feedback_forwarded),
 		cmocka_unit_test(test_admin_endpoints),
 		cmocka_unit_test(test_sighup_reload),
 		cmocka_unit_test(test_audit_log_verifies_and_lists_decisions),
 		cmocka_unit_test(test_audit_unwritable_fails_closed),
+		cmocka_unit_test(test_jwks_url_refresh_on_unknown_kid),
 	};
 	return cmocka_run_group_tests_name("sidecar_ingress", tests, setup, teardown);
 }
