@@ -548,10 +548,12 @@ int http_client_fetch_sync(const struct http_client_opts *o, const struct http_c
 {
 	struct event_base *base;
 	struct http_client *c = NULL;
-	struct sync_state st = { false, 0, "", out };
+	struct sync_state st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	memset(&st, 0, sizeof(st));
+	st.out = out;
 	base = event_base_new();
 	if (base == NULL)
 		return err_set(e, -ENOMEM, "event_base_new failed");

@@ -53,7 +53,7 @@ struct http_client_resp {
 	const char *body;              /* NUL-terminated (terminator not counted); "" if none */
 	size_t body_len;
 	const char *content_type;      /* NULL if absent */
-	const char *headers;           /* raw header block of the final response ("Name: v\r\n"...) */
+	const char *headers;           /* raw head of the final response: status line + fields */
 	size_t headers_len;
 	int64_t elapsed_us;            /* send → completion */
 	bool too_large;                /* body > max_response_bytes (transfer aborted) */

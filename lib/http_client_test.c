@@ -642,7 +642,7 @@ static void bg_stop(struct bg *b)
 static void test_fetch_sync(void **state)
 {
 	struct bg b;
-	struct http_client_result res;
+	struct http_client_result res = { 0 };
 	struct http_client_req r = { 0 };
 	char u[128];
 	struct err e;

@@ -43,7 +43,8 @@ struct http_server_opts {
 	size_t max_header_bytes;      /* request line + fields + CRLFs; default 16384 */
 	size_t max_body_bytes;        /* decoded request body; default 1 MiB */
 	unsigned max_connections;     /* beyond it new connections are closed; default 1024 */
-	unsigned idle_timeout_ms;     /* no byte read/written for this long: close; default 60 s */
+	unsigned idle_timeout_ms;     /* evhttp's read and write timeout (one value in libevent
+	                                 2.1): idle keep-alive, stalled reader/writer; default 60 s */
 	unsigned request_timeout_ms;  /* first byte of a request to its last: default 30 s */
 	unsigned methods;             /* HTTP_M_* mask; default GET POST PUT PATCH DELETE OPTIONS */
 	bool allow_nul_in_body;       /* default false: NUL anywhere in a body → 400 */

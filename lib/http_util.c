@@ -225,6 +225,7 @@ static int parse_field(struct http_framer *f, const char *l, size_t len, struct 
 {
 	const char *colon, *val;
 	size_t nlen, vlen, i;
+	bool lead_tab = false;
 
 	/* obs-fold: a line starting with SP/HTAB continues the previous one. A server MUST
 	 * reject it with 400 or replace it (RFC 9112 §5.2); we reject. */
@@ -244,6 +245,7 @@ static int parse_field(struct http_framer *f, const char *l, size_t len, struct 
 	val = colon + 1;
 	vlen = len - nlen - 1;
 	while (vlen > 0 && (val[0] == ' ' || val[0] == '\t')) {
+		lead_tab = lead_tab || val[0] == '\t';
 		val++;
 		vlen--;
 	}
@@ -261,6 +263,10 @@ static int parse_field(struct http_framer *f, const char *l, size_t len, struct 
 		 * values, but a front end that picks the other copy is the classic CL.CL desync. */
 		if (++hc->cl > 1)
 			return fail(f, HTTP_FE_CL_DUPLICATE);
+		/* OWS may be HTAB (RFC 9110 §5.6.3), but upstream libevent 2.1.12 strips only SP
+		 * before a value; refuse what two libevent builds could read differently. */
+		if (lead_tab)
+			return fail(f, HTTP_FE_CL_INVALID);
 		/* Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no hex, no list. */
 		if (vlen == 0 || vlen > CL_MAX_DIGITS)
 			return fail(f, HTTP_FE_CL_INVALID);
@@ -273,6 +279,10 @@ static int parse_field(struct http_framer *f, const char *l, size_t len, struct 
 	} else if (name_is(l, nlen, "transfer-encoding")) {
 		if (++hc->te > 1)
 			return fail(f, HTTP_FE_TE_DUPLICATE);
+		/* Upstream 2.1.12 compares "\tchunked" != "chunked" (no body), the Debian-patched
+		 * one decodes it as chunked: a desync between builds. Refuse the HTAB form. */
+		if (lead_tab)
+			return fail(f, HTTP_FE_TE_UNSUPPORTED);
 		/* Only "chunked" alone: a coding list ("gzip, chunked") or anything else is refused
 		 * (RFC 9112 §6.1: unknown coding → 501, chunked not final → 400; we send 400). */
 		if (!(vlen == 7 && http_ascii_ieq(val, "chunked", 7)))

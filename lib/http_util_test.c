@@ -90,7 +90,8 @@ static void test_valid_messages(void **state)
 	const char opts[] = "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char absform[] = "GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char cl0[] = "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
-	const char obstext[] = "GET / HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9 \t v\r\n\r\n";
+	const char obstext[] = "GET / HTTP/1.1\r\nHost: x\r\nX-A:\tcaf\xc3\xa9 \t v\t\r\n\r\n";
+	const char te_forms[] = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:CHUNKED \t\r\n\r\n0\r\n\r\n";
 
 	(void)state;
 	o = run_all(&LIM, S(get));
@@ -107,6 +108,7 @@ static void test_valid_messages(void **state)
 	assert_int_equal(run_all(&LIM, S(absform)).rc, HTTP_FRAMER_DONE);
 	assert_int_equal(run_all(&LIM, S(cl0)).rc, HTTP_FRAMER_DONE);
 	assert_int_equal(run_all(&LIM, S(obstext)).rc, HTTP_FRAMER_DONE);
+	assert_int_equal(run_all(&LIM, S(te_forms)).rc, HTTP_FRAMER_DONE);
 }
 
 /* Two messages back to back: DONE stops exactly at the boundary; reset parses the second. */
@@ -139,6 +141,8 @@ static void test_smuggling_rejected(void **state)
 		{ "cl_te", S("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), HTTP_FE_TE_AND_CL },
 		{ "te_space_colon", S("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"), HTTP_FE_WS_BEFORE_COLON },
 		{ "te_xchunked", S("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"), HTTP_FE_TE_UNSUPPORTED },
+		{ "te_tab_ows", S("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n"), HTTP_FE_TE_UNSUPPORTED },
+		{ "cl_tab_ows", S("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \t5\r\n\r\nhello"), HTTP_FE_CL_INVALID },
 		{ "te_dup", S("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), HTTP_FE_TE_DUPLICATE },
 		{ "te_http10", S("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), HTTP_FE_TE_HTTP10 },
 		{ "cl_dup_equal", S("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"), HTTP_FE_CL_DUPLICATE },
