@@ -315,6 +315,48 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	return 0;
 }
 
+/* FHIR path rules (research/phi.md §4.2 item 5): values of these JSON members are identifying
+ * by where they are, whoever they belong to — HumanName.family/given, Address.line/city/
+ * district/postalCode. Reported as pattern findings. */
+static const struct {
+	const char *key;
+	enum phi_type type;
+	bool need_digit;
+} path_rules[] = {{"family", PHI_T_NAME, false},   {"given", PHI_T_NAME, false},
+		  {"city", PHI_T_CITY, false},      {"district", PHI_T_CITY, false},
+		  {"line", PHI_T_ADDRESS, true},    {"postalCode", PHI_T_ZIP, true}};
+
+static int path_hits(const struct phi_engine *eng, const struct phi_dec *d, struct phi_hits *h)
+{
+	for (size_t i = 0; i < d->nsegs; i++) {
+		const struct phi_seg *sg = &d->segs[i];
+		if (sg->kind != PHI_SEG_STRING || sg->key < 0 || sg->d1 == sg->d0)
+			continue;
+		const struct phi_seg *k = &d->segs[sg->key];
+		size_t kl = k->d1 - k->d0;
+		for (size_t r = 0; r < sizeof(path_rules) / sizeof(path_rules[0]); r++) {
+			if (strlen(path_rules[r].key) != kl || memcmp(path_rules[r].key, d->t + k->d0, kl) != 0)
+				continue;
+			bool alpha = false, digit = false;
+			for (size_t b = sg->d0; b < sg->d1; b++) {
+				unsigned char c = (unsigned char)d->t[b];
+				digit |= c >= '0' && c <= '9';
+				alpha |= (c | 32) >= 'a' && (c | 32) <= 'z';
+				alpha |= c >= 0x80;
+			}
+			if (!alpha && !(path_rules[r].need_digit && digit))
+				continue;
+			if (path_rules[r].need_digit && !digit)
+				continue;
+			if (!(eng->types_mask & PHI_TYPE_BIT(path_rules[r].type)))
+				continue;
+			if (phi_hits_push(h, sg->d0, sg->d1, path_rules[r].type, PHI_SRC_PATTERN) < 0)
+				return -E2BIG;
+		}
+	}
+	return 0;
+}
+
 static int hit_cmp(const void *a, const void *b)
 {
 	const struct phi_hit *x = a, *y = b;
@@ -390,6 +432,8 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 		if (hr != HS_SUCCESS)
 			return err_set(e, -EIO, "phi: Vectorscan scan failed (%d)", (int)hr);
 	}
+	if (s->dec.kind == PHI_BODY_JSON && path_hits(eng, &s->dec, &s->hits) < 0)
+		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	if (ctx) {
 		rc = phi_known_scan(ctx, &s->dec, &s->hits);
 		if (rc < 0)

@@ -61,7 +61,7 @@
 #define KID_SQ 64
 
 enum { K_WORDS, K_ID_STRIP, K_ID_EXACT };
-enum { ST_STRONG, ST_CAPS, ST_WEAK };
+enum { ST_STRONG, ST_CAPS, ST_SHORT, ST_WEAK };
 
 struct kent {
 	uint32_t str;     /* pool offset; K_WORDS: tokens separated by ' ' */
@@ -122,7 +122,8 @@ static inline char lc(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-/* Latin-1 Supplement and Latin Extended-A letters without their diacritics (U+00C0..U+017F). */
+/* Latin letters without their diacritics: Latin-1 Supplement, Latin Extended-A, the common
+ * Extended-B letters and the Vietnamese block of Latin Extended Additional. */
 static const char *fold_latin(uint32_t cp)
 {
 	static const char *const l1[64] = {
@@ -136,7 +137,12 @@ static const char *fold_latin(uint32_t cp)
 		{0x134, 0x135, "j"}, {0x136, 0x138, "k"}, {0x139, 0x142, "l"}, {0x143, 0x14b, "n"},
 		{0x14c, 0x151, "o"}, {0x152, 0x153, "oe"}, {0x154, 0x159, "r"}, {0x15a, 0x161, "s"},
 		{0x162, 0x167, "t"}, {0x168, 0x173, "u"}, {0x174, 0x175, "w"}, {0x176, 0x178, "y"},
-		{0x179, 0x17e, "z"}, {0x17f, 0x17f, "s"}};
+		{0x179, 0x17e, "z"}, {0x17f, 0x17f, "s"}, {0x1a0, 0x1a1, "o"}, {0x1af, 0x1b0, "u"},
+		{0x1cd, 0x1ce, "a"}, {0x1cf, 0x1d0, "i"}, {0x1d1, 0x1d2, "o"}, {0x1d3, 0x1dc, "u"},
+		{0x218, 0x219, "s"}, {0x21a, 0x21b, "t"},
+		/* Latin Extended Additional, Vietnamese block U+1EA0..U+1EF9 */
+		{0x1ea0, 0x1eb7, "a"}, {0x1eb8, 0x1ec7, "e"}, {0x1ec8, 0x1ecb, "i"},
+		{0x1ecc, 0x1ee3, "o"}, {0x1ee4, 0x1ef1, "u"}, {0x1ef2, 0x1ef9, "y"}};
 
 	if (cp >= 0xc0 && cp <= 0xff)
 		return l1[cp - 0xc0];
@@ -322,6 +328,10 @@ static const char *const common_words[] = {
 	"trust", "honor", "patience", "prudence", "charity", "mercy", "verity", "harmony", "melody",
 	"destiny", "journey", "haven", "rain", "storm", "ocean", "sierra", "phoenix", "austin",
 	"dallas", "houston", "jackson", "madison", "lincoln", "washington", "jefferson", "franklin",
+	/* two-letter words and abbreviations */
+	"do", "go", "no", "so", "to", "up", "us", "we", "he", "me", "my", "an", "as", "at", "be",
+	"by", "if", "in", "is", "it", "of", "on", "or", "ok", "hi", "ad", "am", "pm", "id", "iv",
+	"im", "po", "pr", "qd", "er", "or", "ob", "gi", "gu", "ct", "mr", "ms", "dr", "pt", "ot",
 	NULL};
 /* Words that turn a preceding surname into an eponym (disease, sign, score, device ...). */
 static const char *const eponym_next[] = {
@@ -341,8 +351,7 @@ static const char *const eponym_next[] = {
 	"bacillus", "stain", "agar", "reaction", "maneuvre", "lymphadenopathy", "arthritis",
 	"angina", "aneurysm", "malformation", "anomaly", "tremor", "neuralgia", "nephritis",
 	"hepatitis", "pneumonia", "encephalitis", "meningitis", "myopathy", "neuropathy",
-	"type", "variant", "deformity", "line", "lines", "space", "organ", "organs", "mark",
-	NULL};
+	"type", "variant", "deformity", "line", "lines", "space", "organ", "organs", NULL};
 
 /* --- building ------------------------------------------------------------------------------- */
 
@@ -499,10 +508,12 @@ static size_t join(const struct toks *t, size_t a, size_t b, char *out, size_t *
 	return k;
 }
 
-static int name_strength(const char *s, size_t n)
+static int name_strength(const char *s, size_t n, bool alone)
 {
-	if (n <= 2 || in_list(particles, s, n))
+	if (n < 2 || (!alone && in_list(particles, s, n)))
 		return ST_WEAK;
+	if (n == 2)
+		return in_list(common_words, s, n) ? ST_WEAK : ST_SHORT;
 	if (in_list(common_words, s, n))
 		return ST_CAPS;
 	return ST_STRONG;
@@ -512,6 +523,8 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 {
 	struct toks *t = xmalloc(sizeof(*t));
 	size_t n = tokenize(s, strlen(s), false, t), kept = 0;
+	/* "Le", "Al", "Van" as a whole name are names, not particles */
+	bool alone = n == 1;
 	char joined[1024];
 	size_t jl = 0;
 
@@ -522,7 +535,7 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 			continue;
 		if (given && kept == 0 && w[0] >= 'a' && w[0] <= 'z')
 			b->initials |= 1u << (w[0] - 'a');
-		b_add(b, w, l, l, PHI_T_NAME, K_WORDS, 1, 1, name_strength(w, l), 0, 0, 0);
+		b_add(b, w, l, l, PHI_T_NAME, K_WORDS, 1, 1, name_strength(w, l, alone), 0, 0, 0);
 		/* parts of an apostrophe name: "O'Brien" -> "o" (weak), "brien" */
 		const char *raw = t->raw + t->rs[i];
 		size_t rl = t->re[i] - t->rs[i];
@@ -532,9 +545,9 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 			size_t l1 = phi_fold(raw, (size_t)(ap - raw), p1, KMAX_TOKEN);
 			size_t l2 = phi_fold(ap + 1, rl - (size_t)(ap - raw) - 1, p2, KMAX_TOKEN);
 			if (l1 != (size_t)-1 && l1)
-				b_add(b, p1, l1, l1, PHI_T_NAME, K_WORDS, 1, 1, name_strength(p1, l1), 0, 0, 0);
+				b_add(b, p1, l1, l1, PHI_T_NAME, K_WORDS, 1, 1, name_strength(p1, l1, false), 0, 0, 0);
 			if (l2 != (size_t)-1 && l2)
-				b_add(b, p2, l2, l2, PHI_T_NAME, K_WORDS, 1, 1, name_strength(p2, l2), 0, 0, 0);
+				b_add(b, p2, l2, l2, PHI_T_NAME, K_WORDS, 1, 1, name_strength(p2, l2, false), 0, 0, 0);
 		}
 		if (jl + l < sizeof(joined)) {
 			memcpy(joined + jl, w, l);
@@ -1253,7 +1266,8 @@ static bool title_before(const char *t, size_t s)
 	e = i;
 	while (i > 0 && isalp(t[i - 1]) && e - i < 6)
 		i--;
-	if (e == i || (i > 0 && isword(t[i - 1])))
+	/* "Ms. Li" but not "452 ms." */
+	if (e == i || (i > 0 && isword(t[i - 1])) || !(t[i] >= 'A' && t[i] <= 'Z'))
 		return false;
 	for (size_t k = i; k < e; k++)
 		b[k - i] = lc(t[k]);
@@ -1297,6 +1311,64 @@ static bool initial_at(const struct phi_context *ctx, char c)
 	return c >= 'a' && c <= 'z' && (ctx->initials & (1u << (c - 'a')));
 }
 
+/* A given-name initial written right before s: "J. Smith", "J Smith". */
+static bool initial_before(const struct phi_context *ctx, const char *t, size_t s)
+{
+	size_t q = s;
+
+	while (q > 0 && t[q - 1] == ' ')
+		q--;
+	if (q > 0 && t[q - 1] == '.')
+		q--;
+	return q < s && q > 0 && t[q - 1] >= 'A' && t[q - 1] <= 'Z' && (q == 1 || !isword(t[q - 2])) &&
+	       initial_at(ctx, t[q - 1]);
+}
+
+/* Two-letter name part accepted alone: written "Li" (not "LI"/"li") and not a lab symbol
+ * followed by a number ("Li 0.8 mEq/L"). */
+static bool short_ok(const char *t, size_t n, const struct ncand *c)
+{
+	size_t i = c->e;
+
+	if (!(t[c->s] >= 'A' && t[c->s] <= 'Z') || !(t[c->s + 1] >= 'a' && t[c->s + 1] <= 'z'))
+		return false;
+	while (i < n && t[i] == ' ')
+		i++;
+	return !(i < n && isdig(t[i]));
+}
+
+/* A common-word name ("Will", "May", "Hope") capitalised only because it starts a sentence is a
+ * name only when a third-person verb or punctuation follows: "Will reports ..." yes, "Will
+ * continue ..." and "May increase ..." no. */
+static bool caps_ok(const char *t, size_t n, const struct ncand *c)
+{
+	size_t q = c->s, i = c->e, ts, te;
+
+	while (q > 0 && t[q - 1] == ' ')
+		q--;
+	if (q > 0 && !strchr(".!?:;\n\"*-", t[q - 1]))
+		return true; /* mid-sentence capital */
+	if (q > 0 && t[q - 1] == '-' && q > 1 && t[q - 2] != ' ' && t[q - 2] != '\n')
+		return true;
+	if (i < n && t[i] != ' ')
+		return true; /* "Hope," "Hope's" */
+	if (!next_tok(t, n, &i, &ts, &te) || ts != c->e + 1)
+		return true;
+	size_t l = te - ts;
+	if (t[te - 1] == 's' || (l > 2 && t[te - 2] == 'e' && t[te - 1] == 'd'))
+		return true;
+	static const char *const aux[] = {"is", "was", "has", "had", "did", "does", "can't", "cannot",
+					  "and", "or", NULL};
+	char b[16];
+	if (l < sizeof(b)) {
+		for (size_t k = 0; k < l; k++)
+			b[k] = lc(t[ts + k]);
+		if (in_list(aux, b, l))
+			return true;
+	}
+	return false;
+}
+
 static int resolve_names(const struct phi_context *ctx, const char *t, size_t n, struct nlist *l,
 			 struct phi_hits *out)
 {
@@ -1306,21 +1378,25 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 	for (i = 0; i < l->n; i++) {
 		struct ncand *c = &l->v[i];
 		bool prev_adj = i > 0 && name_gap(t, l->v[i - 1].e, c->s);
-		if (eponym_after(t, n, c->e) && !prev_adj && !title_before(t, c->s)) {
+		bool next_adj = i + 1 < l->n && name_gap(t, c->e, l->v[i + 1].s);
+		bool title = title_before(t, c->s);
+		if (!prev_adj && !next_adj && !title && eponym_after(t, n, c->e)) {
 			c->strength = 255; /* dropped */
 			continue;
 		}
-		c->ok = c->strength == ST_STRONG || (c->strength == ST_CAPS && c->caps) ||
-			((c->strength == ST_WEAK || c->strength == ST_CAPS) && title_before(t, c->s));
+		c->ok = c->strength == ST_STRONG || (c->strength == ST_CAPS && c->caps && caps_ok(t, n, c)) ||
+			(c->strength == ST_SHORT && short_ok(t, n, c)) || (c->strength != ST_WEAK && title) ||
+			(c->strength == ST_WEAK && c->e - c->s > 1 && title) || initial_before(ctx, t, c->s);
 	}
+	/* two parts of the patient's name side by side confirm each other ("Al Ho", "joy green") */
 	do {
 		changed = false;
 		for (i = 0; i < l->n; i++) {
 			struct ncand *c = &l->v[i];
 			if (c->ok || c->strength == 255)
 				continue;
-			if ((i > 0 && l->v[i - 1].ok && name_gap(t, l->v[i - 1].e, c->s)) ||
-			    (i + 1 < l->n && l->v[i + 1].ok && name_gap(t, c->e, l->v[i + 1].s))) {
+			if ((i > 0 && l->v[i - 1].strength != 255 && name_gap(t, l->v[i - 1].e, c->s)) ||
+			    (i + 1 < l->n && l->v[i + 1].strength != 255 && name_gap(t, c->e, l->v[i + 1].s))) {
 				c->ok = true;
 				changed = true;
 			}
@@ -1346,13 +1422,12 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 			break;
 		}
 		/* "J. Smith", "J Smith": an initial of a given name right before */
-		size_t q = s;
-		while (q > 0 && (t[q - 1] == ' '))
-			q--;
-		if (q > 0 && t[q - 1] == '.')
-			q--;
-		if (q < s && q > 0 && isalp(t[q - 1]) && (q == 1 || !isword(t[q - 2])) && initial_at(ctx, t[q - 1]))
+		if (initial_before(ctx, t, s)) {
+			size_t q = s;
+			while (q > 0 && (t[q - 1] == ' ' || t[q - 1] == '.'))
+				q--;
 			s = q - 1;
+		}
 		/* "Smith, J." */
 		if (e + 2 < n && t[e] == ',' && t[e + 1] == ' ' && isalp(t[e + 2]) && initial_at(ctx, t[e + 2]) &&
 		    (e + 3 == n || !isword(t[e + 3])))

@@ -479,6 +479,9 @@ static bool check_url(const struct phi_vctx *vc, size_t from, size_t to, struct 
 
 /* --- IP addresses (O) ---------------------------------------------------------------------- */
 
+static const char *const version_words[] = {"version", "ver.", "ver ", "build", "release", "firmware",
+					    "v.", NULL};
+
 static bool check_ipv4(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
 {
 	const char *t = T(vc);
@@ -487,6 +490,9 @@ static bool check_ipv4(const struct phi_vctx *vc, size_t from, size_t to, struct
 	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
 		return false;
 	if (from > 0 && t[from - 1] == '.')
+		return false;
+	/* "version 3.2.1.4", "v1.2.3.4", "build 10.0.19045.1" */
+	if (ctx_before(vc, from, 16, version_words) || (from > 0 && lc(t[from - 1]) == 'v'))
 		return false;
 	for (int oct = 0; oct < 4; oct++) {
 		size_t s = i;
@@ -594,6 +600,11 @@ static bool date_finish(const struct phi_vctx *vc, size_t s, size_t e, int y, in
 			struct phi_hit *out)
 {
 	bool known = false;
+	const char *t = T(vc);
+
+	/* part of a hyphenated identifier: model names "gpt-4o-2024-08-06", "x-2024-01-01" */
+	if (s >= 2 && t[s - 1] == '-' && (isaln(t[s - 2]) || t[s - 2] == '_'))
+		return false;
 
 	if (vc->ctx) {
 		known = phi_known_date(vc->ctx, y, m, d) || (alt && phi_known_date(vc->ctx, y, d, m));
@@ -995,10 +1006,13 @@ static bool check_vin(const struct phi_vctx *vc, size_t from, size_t to, struct 
 
 /* --- names after a courtesy title (A), for people not in the prefetch ----------------------- */
 
+static const char *const particles[] = {"van", "von", "de", "da", "di", "del", "della", "la", "le", "du",
+					"st", "mac", "mc", "ter", "ten", "den", "der", "dos", "das", NULL};
+
 static bool check_title_name(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
 {
 	const char *t = T(vc);
-	size_t i = from, n = N(vc), s;
+	size_t i = from, n = N(vc), s, e = 0;
 
 	(void)to;
 	while (i < n && isalp(t[i]))
@@ -1008,13 +1022,42 @@ static bool check_title_name(const struct phi_vctx *vc, size_t from, size_t to, 
 	while (i < n && t[i] == ' ')
 		i++;
 	s = i;
-	while (i < n && (isalp(t[i]) || t[i] == '\'' || t[i] == '-' || (unsigned char)t[i] >= 0x80))
+	/* up to three words: particles ("von Trapp", "de la Cruz") and one capitalised name */
+	for (int w = 0; w < 4 && i < n; w++) {
+		size_t ws = i;
+		while (i < n && (isalp(t[i]) || t[i] == '\'' || t[i] == '-' || (unsigned char)t[i] >= 0x80))
+			i++;
+		size_t we = i;
+		while (we > ws && (t[we - 1] == '\'' || t[we - 1] == '-'))
+			we--;
+		if (we == ws)
+			break;
+		bool particle = false;
+		for (const char *const *p = particles; *p && !particle; p++)
+			particle = strlen(*p) == we - ws && strncmp(*p, t + ws, we - ws) == 0;
+		e = we;
+		if (!particle)
+			break;
+		if (i >= n || t[i] != ' ')
+			return false;
 		i++;
-	while (i > s && (t[i - 1] == '\'' || t[i - 1] == '-'))
-		i--;
-	if (i - s < 2)
+	}
+	if (e < s + 2)
 		return false;
-	return set_hit(out, s, i, PHI_T_NAME, PHI_SRC_PATTERN);
+	return set_hit(out, s, e, PHI_T_NAME, PHI_SRC_PATTERN);
+}
+
+/* --- street addresses (B) of people not in the prefetch: "45 Oak Street", "PO Box 12" ----- */
+
+static bool check_street(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!clean_left(t, from))
+		return false;
+	if (to < N(vc) && t[to] == '.')
+		to++;
+	return set_hit(out, from, to, PHI_T_ADDRESS, PHI_SRC_PATTERN);
 }
 
 bool phi_check_site(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
@@ -1033,6 +1076,7 @@ bool phi_check_site(const struct phi_vctx *vc, size_t from, size_t to, struct ph
 #define MBA "[AC-HJKMNP-RT-Y]"
 #define MBX "[AC-HJKMNP-RT-Y0-9]"
 #define CL HS_FLAG_CASELESS
+#define STREET "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|Way|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl)"
 
 const struct phi_pattern phi_builtin_patterns[] = {
 	{"\\b\\d{3}-\\d{2}-\\d{4}\\b", 0, PHI_T_SSN, check_ssn_sep},
@@ -1068,6 +1112,10 @@ const struct phi_pattern phi_builtin_patterns[] = {
 	{"\\bage[ds]?\\b[ :=\\n\"]{0,4}(?:of )?" AGE "\\b", CL, PHI_T_AGE, check_age},
 	{"\\b[1-9]" MBA MBX "\\d-?" MBA MBX "\\d-?" MBA MBA "\\d{2}\\b", 0, PHI_T_MBI, check_mbi},
 	{"\\b[A-HJ-NPR-Z0-9]{17}\\b", 0, PHI_T_VIN, check_vin},
-	{"\\b(?:Mr|Mrs|Ms|Miss|Mx)\\.? [A-Z]", 0, PHI_T_NAME, check_title_name},
+	{"\\b(?:Mr|Mrs|Ms|Miss|Mx)\\.? (?:[A-Z\\xc0-\\xdf]|(?:van|von|de|da|di|del|della|la|le|du|st|mac|mc|ter|ten|den|der|dos|das) )", 0,
+	 PHI_T_NAME, check_title_name},
+	{"\\b\\d{1,6}[A-Z]? (?:[NSEW]\\.? |North |South |East |West )?(?:[A-Z][a-z]+ ){1,3}" STREET "\\b", 0,
+	 PHI_T_ADDRESS, check_street},
+	{"\\bP\\.? ?O\\.? Box \\d{1,6}\\b", CL, PHI_T_ADDRESS, check_street},
 };
 const size_t phi_n_builtin_patterns = sizeof(phi_builtin_patterns) / sizeof(phi_builtin_patterns[0]);
