@@ -111,6 +111,11 @@ bool phi_known_date(const struct phi_context *ctx, int y, int m, int d);
 /* Is the normalised (lower-case) email one of the patient's? */
 bool phi_known_email(const struct phi_context *ctx, const char *email, size_t n);
 
+/* Tests: the context's memory block, and wiping it without freeing (phi_context_free does
+ * both). */
+size_t phi_context_block(const struct phi_context *ctx, const unsigned char **p);
+void phi_context_wipe(struct phi_context *ctx);
+
 /* Name/token folding (lower-case, Latin diacritics folded, apostrophes dropped). Writes at
  * most cap bytes; returns the folded length or (size_t)-1 if it does not fit. */
 size_t phi_fold(const char *s, size_t n, char *out, size_t cap);

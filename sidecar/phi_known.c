@@ -601,6 +601,12 @@ static void add_id(struct builder *b, const char *value, int type)
 
 	if (strlen(value) > KID_SQ * 2)
 		return;
+	/* an SSN is always nine digits: leading zeros are significant */
+	if (type == PHI_T_SSN && n == 9) {
+		b_add(b, sq, n, 0, type, K_ID_EXACT, 0, 0, ST_STRONG, 4, 0, 0);
+		sodium_memzero(sq, sizeof(sq));
+		return;
+	}
 	while (z < n && sq[z] == '0')
 		z++;
 	if (n - z >= KID_MIN)
@@ -1030,11 +1036,23 @@ out:
 	return rc;
 }
 
+size_t phi_context_block(const struct phi_context *ctx, const unsigned char **p)
+{
+	*p = (const unsigned char *)ctx;
+	return ctx->total;
+}
+
+void phi_context_wipe(struct phi_context *ctx)
+{
+	sodium_memzero(ctx, ctx->total);
+}
+
 void phi_context_free(struct phi_context *ctx)
 {
 	if (!ctx)
 		return;
-	sodium_memzero(ctx, ctx->total);
+	/* total is read before the wipe: the whole block, header included, is zeroed */
+	sodium_memzero(ctx, ctx->total ? ctx->total : sizeof(*ctx));
 	sodium_free(ctx);
 }
 
@@ -1358,7 +1376,10 @@ static bool caps_ok(const char *t, size_t n, const struct ncand *c)
 	if (t[te - 1] == 's' || (l > 2 && t[te - 2] == 'e' && t[te - 1] == 'd'))
 		return true;
 	static const char *const aux[] = {"is", "was", "has", "had", "did", "does", "can't", "cannot",
-					  "and", "or", NULL};
+					  "and", "or", "came", "went", "said", "felt", "got", "saw", "took",
+					  "left", "told", "gave", "ran", "fell", "ate", "slept", "sat", "stood",
+					  "thought", "knew", "made", "brought", "became", "began", "spoke",
+					  "wrote", "drove", "woke", "arrived", "presents", NULL};
 	char b[16];
 	if (l < sizeof(b)) {
 		for (size_t k = 0; k < l; k++)
@@ -1478,7 +1499,13 @@ int phi_known_scan(const struct phi_context *ctx, const struct phi_dec *d, struc
 				}
 			}
 		}
-		/* identifier keys */
+		/* identifier keys; a letters-only token starts one when digits follow a separator
+		 * ("zkq-987-654-321") */
+		if (!digit && ctx->nids && te + 1 < n && is_join(t[te]) && t[te] != ' ' && isdig(t[te + 1])) {
+			rc = id_match(ctx, t, n, ts, out);
+			if (rc < 0)
+				goto out;
+		}
 		if (digit && ctx->nids) {
 			rc = id_match(ctx, t, n, ts, out);
 			if (rc == 0 && trans)

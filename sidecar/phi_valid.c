@@ -1055,8 +1055,8 @@ static bool check_street(const struct phi_vctx *vc, size_t from, size_t to, stru
 
 	if (!clean_left(t, from))
 		return false;
-	if (to < N(vc) && t[to] == '.')
-		to++;
+	if (to < N(vc) && t[to] == '.' && isalp(t[to - 1]))
+		to++; /* "Oak St." */
 	return set_hit(out, from, to, PHI_T_ADDRESS, PHI_SRC_PATTERN);
 }
 
