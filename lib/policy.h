@@ -145,6 +145,7 @@ struct policy {
 		struct policy_addr listen;
 		const struct policy_route *routes; /* includes the "fhir" route when fhir.enabled */
 		size_t n_routes;
+		const char *ca_file; /* absolute path of a PEM trust store, or NULL = system store */
 	} egress;
 	struct {
 		struct policy_strlist mrn_patterns, member_id_patterns; /* compile with Vectorscan */

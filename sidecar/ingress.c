@@ -363,8 +363,9 @@ static void handle_service(struct call *c, const char *path)
 {
 	struct policy *p = c->rt->policy;
 	struct json_limits lim = {.max_bytes = p->ingress.max_body_bytes, .max_depth = 64};
-	const char *hook, *patient, *user, *hi;
-	char *removed[AUDITREC_MAX_REMOVED];
+	const char *hook, *patient, *user, *hi, *encounter;
+	char *removed[AUDITREC_MAX_REMOVED], patient_id[96], encounter_id[96];
+	struct phi_context *pctx = NULL;
 	struct buf body;
 	struct err e;
 	cJSON *j = NULL, *ctx;
@@ -419,6 +420,25 @@ static void handle_service(struct call *c, const char *path)
 		refuse(c, 403, "deny", "hook-not-approved", "forbidden", "hook not approved for this service");
 		return;
 	}
+	/* The patient's identifiers for the egress PHI scanner, from the whole prefetch as the
+	 * EHR sent it (before minimisation: identifiers in removed keys are still this patient's). */
+	{
+		cJSON *pre = json_obj(j, "prefetch");
+
+		if (pre) {
+			char *ps = cJSON_PrintUnformatted(pre);
+
+			if (ps && phi_context_from_patient_json(ps, strlen(ps), &pctx, &e) < 0)
+				pctx = NULL;
+			if (ps) {
+				sodium_memzero(ps, strlen(ps));
+				cJSON_free(ps);
+			}
+		}
+		encounter = json_str(ctx, "encounterId");
+		snprintf(encounter_id, sizeof(encounter_id), "%s", encounter ? encounter : "");
+		snprintf(patient_id, sizeof(patient_id), "%s", patient ? patient : "");
+	}
 	/* data minimisation: prefetch keys of types not approved for reading are removed */
 	n_removed = hookreq_minimise_prefetch(j, c->svc->prefetch_read.v, c->svc->prefetch_read.n, removed,
 					      AUDITREC_MAX_REMOVED);
@@ -429,6 +449,7 @@ static void handle_service(struct call *c, const char *path)
 	buf_init(&c->fwd, p->ingress.max_body_bytes + 4096);
 	if (json_print(j, &c->fwd) < 0) {
 		cJSON_Delete(j);
+		phi_context_free(pctx);
 		refuse(c, 413, "deny", "body-too-large", "too-long", "request body exceeds the site limit");
 		return;
 	}
@@ -439,6 +460,7 @@ static void handle_service(struct call *c, const char *path)
 	c->rec.decision = "allow";
 	c->rec.phase = "decision";
 	if (sidecar_audit(c->w->sc, &c->rec) < 0) {
+		phi_context_free(pctx);
 		reply_outcome(c, 503, "transient", "audit log unavailable");
 		c->rec.decision = "error";
 		auditrec_add_rule(&c->rec, "audit-unavailable");
@@ -448,10 +470,13 @@ static void handle_service(struct call *c, const char *path)
 		return;
 	}
 	{
+		/* X-Ehrgate-Context: a random capability binding the AI service's outbound calls to
+		 * this patient (docs/ARCHITECTURE.md §Egress binding) */
 		unsigned char rnd[16];
 
 		randombytes_buf(rnd, sizeof(rnd));
 		sodium_bin2hex(c->ctx_token, sizeof(c->ctx_token), rnd, sizeof(rnd));
+		ctxstore_put(c->w->sc->ctx, c->ctx_token, patient_id, encounter_id[0] ? encounter_id : NULL, pctx);
 	}
 	if (!start_upstream(c, "POST", path, on_service_response)) {
 		stop_timer(c);

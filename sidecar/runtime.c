@@ -95,6 +95,28 @@ int runtime_new(struct policy *p, unsigned generation, struct runtime **out, str
 			.n_jku_allow = c->jku_allow.n, .algs = algs, .max_lifetime_s = c->max_token_lifetime_s,
 		};
 	}
+	{
+		/* PHI engine: Safe Harbor patterns + this site's MRN / member-id formats, compiled
+		 * once per generation. The site's own FHIR base is not an identifier. */
+		struct phi_config cfg;
+		const char *allow[1];
+		size_t n_allow = 0;
+
+		phi_config_init(&cfg);
+		cfg.mrn_patterns = p->phi.mrn_patterns.v;
+		cfg.n_mrn = p->phi.mrn_patterns.n;
+		cfg.member_id_patterns = p->phi.member_id_patterns.v;
+		cfg.n_member = p->phi.member_id_patterns.n;
+		if (p->fhir.enabled && p->fhir.base)
+			allow[n_allow++] = p->fhir.base;
+		cfg.url_allow_prefixes = allow;
+		cfg.n_url_allow = n_allow;
+		rc = phi_engine_new(&cfg, &rt->phi, e);
+		if (rc < 0) {
+			err_prefix(e, "phi patterns");
+			goto out;
+		}
+	}
 	*out = rt;
 	return 0;
 out:
@@ -115,6 +137,7 @@ void runtime_unref(struct runtime *rt)
 		jose_jwks_free(rt->jwks[i]);
 	free(rt->jwks);
 	free(rt->clients);
+	phi_engine_free(rt->phi);
 	policy_unref(rt->policy);
 	free(rt);
 }

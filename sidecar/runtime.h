@@ -14,6 +14,7 @@
 #include "lib/jose.h"
 #include "lib/policy.h"
 #include "sidecar/cds_auth.h"
+#include "sidecar/phi.h"
 
 struct runtime {
 	atomic_int refs;
@@ -21,6 +22,7 @@ struct runtime {
 	struct jose_jwks **jwks;          /* per ingress client, owned */
 	struct cds_auth_client *clients;  /* per ingress client; jwks borrowed from above */
 	size_t n_clients;
+	struct phi_engine *phi;           /* compiled from policy phi patterns, owned */
 	unsigned generation;
 };
 

@@ -95,7 +95,7 @@ static int open_audit(struct server *s, const struct policy *p, struct err *e)
 static int start_workers(struct server *s, const struct policy *p, struct err *e)
 {
 	char listen[300];
-	uint16_t port = p->ingress.listen.port;
+	uint16_t port = p->ingress.listen.port, eport = p->egress.listen.port;
 
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		struct worker *w = &s->workers[i];
@@ -120,6 +120,27 @@ static int start_workers(struct server *s, const struct policy *p, struct err *e
 		if (w->ingress == NULL)
 			return err_prefix(e, "ingress.listen %s", p->ingress.listen.text);
 		port = http_server_port(w->ingress);
+		/* egress: loopback only (policy), plain HTTP from the AI service */
+		{
+			struct http_server_opts eo = {0};
+			size_t max_body = 1 << 20;
+
+			for (size_t r = 0; r < p->egress.n_routes; r++)
+				if (p->egress.routes[r].max_body_bytes > max_body)
+					max_body = p->egress.routes[r].max_body_bytes;
+			if (strchr(p->egress.listen.host, ':'))
+				snprintf(listen, sizeof(listen), "[%s]:%u", p->egress.listen.host, eport);
+			else
+				snprintf(listen, sizeof(listen), "%s:%u", p->egress.listen.host, eport);
+			eo.listen = listen;
+			eo.reuseport = true;
+			eo.max_body_bytes = max_body;
+			w->egress = http_server_new(w->base, &eo, egress_handle, w, e);
+			if (w->egress == NULL)
+				return err_prefix(e, "egress.listen %s", p->egress.listen.text);
+			eport = http_server_port(w->egress);
+		}
+		co.ca_file = p->egress.ca_file;
 		w->client = http_client_new(w->base, &co, e);
 		if (w->client == NULL)
 			return err_prefix(e, "http client");
@@ -274,8 +295,9 @@ static int write_ready_file(struct server *s, const struct policy *p)
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return -errno;
-	fprintf(f, "{\"pid\":%d,\"ingress\":%u,\"admin\":%u,\"site\":\"%s\"}\n", (int)getpid(),
-		http_server_port(s->workers[0].ingress), s->admin ? http_server_port(s->admin) : 0, p->site.id);
+	fprintf(f, "{\"pid\":%d,\"ingress\":%u,\"egress\":%u,\"admin\":%u,\"site\":\"%s\"}\n", (int)getpid(),
+		http_server_port(s->workers[0].ingress), http_server_port(s->workers[0].egress),
+		s->admin ? http_server_port(s->admin) : 0, p->site.id);
 	fclose(f);
 	return rename(tmp, s->opts->ready_file) < 0 ? -errno : 0;
 }
@@ -308,6 +330,7 @@ int serve_run(struct policy *p, const struct serve_opts *o)
 	runtime_slot_init(&s->sc.rt, rt);
 	s->sc.replay = replay_cache_new(200000);
 	s->sc.metrics = metrics_new();
+	s->sc.ctx = ctxstore_new(256, 300);
 	atomic_init(&s->sc.audit_ok, true);
 	atomic_init(&s->sc.upstream_ok, true);
 	s->base = event_base_new();
@@ -369,7 +392,9 @@ out:
 		struct worker *w = &s->workers[i];
 
 		http_server_free(w->ingress);
+		http_server_free(w->egress);
 		http_client_free(w->client);
+		phi_scratch_free(w->phi_scratch);
 		if (w->base)
 			event_base_free(w->base);
 	}
@@ -390,6 +415,7 @@ out:
 	SSL_CTX_free(s->tls);
 	replay_cache_free(s->sc.replay);
 	metrics_free(s->sc.metrics);
+	ctxstore_free(s->sc.ctx);
 	runtime_slot_fini(&s->sc.rt);
 	curl_global_cleanup();
 	free(s);

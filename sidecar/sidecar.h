@@ -14,6 +14,7 @@
 #include "lib/http_client.h"
 #include "lib/http_server.h"
 #include "sidecar/auditrec.h"
+#include "sidecar/ctxstore.h"
 #include "sidecar/metrics.h"
 #include "sidecar/replay.h"
 #include "sidecar/runtime.h"
@@ -32,6 +33,7 @@ struct sidecar {
 	 * at most once per client's jwks_refresh_min_s (CAS on jwks_fetched_ms). */
 	struct event *ev_jwks_refresh;
 	atomic_llong jwks_fetched_ms;
+	struct ctxstore *ctx;        /* patient contexts of recent hook calls (egress binding) */
 };
 
 /* One worker thread: its loop, its listeners and its outbound client. */
@@ -41,7 +43,9 @@ struct worker {
 	struct event_base *base;
 	struct http_server *ingress;
 	struct http_server *egress;
-	struct http_client *client;
+	struct http_client *client;          /* upstream AI service and egress destinations */
+	struct phi_scratch *phi_scratch;     /* Vectorscan scratch for phi_scratch_engine */
+	const struct phi_engine *phi_scratch_engine;
 	pthread_t thread;
 };
 
@@ -52,6 +56,9 @@ int sidecar_audit(struct sidecar *sc, struct auditrec *r) __attribute__((warn_un
 
 /* ingress.c: the request handler for the ingress listener (arg = struct worker *). */
 void ingress_handle(struct evhttp_request *req, void *arg);
+
+/* egress.c: the request handler for the egress listener (arg = struct worker *). */
+void egress_handle(struct evhttp_request *req, void *arg);
 
 /* admin.c: /healthz, /readyz, /metrics (arg = struct sidecar *). */
 void admin_handle(struct evhttp_request *req, void *arg);
