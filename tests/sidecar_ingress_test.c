@@ -85,7 +85,10 @@ static void up_reply(struct evhttp_request *req, int status, const char *body)
 struct delayed {
 	struct evhttp_request *req;
 	struct event *ev;
+	struct delayed *next;   /* pending list, freed at teardown */
 };
+
+static struct delayed *pending;
 
 static void up_delayed(evutil_socket_t fd, short w, void *arg)
 {
@@ -94,6 +97,12 @@ static void up_delayed(evutil_socket_t fd, short w, void *arg)
 	(void)fd;
 	(void)w;
 	up_reply(d->req, 200, good_cards);
+	for (struct delayed **p = &pending; *p; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
 	event_free(d->ev);
 	free(d);
 }
@@ -136,6 +145,8 @@ static void up_handle(struct evhttp_request *req, void *arg)
 		struct timeval tv = {3, 0};
 
 		d->req = req;
+		d->next = pending;
+		pending = d;
 		d->ev = evtimer_new(up.base, up_delayed, d);
 		evtimer_add(d->ev, &tv);
 	} else if (strcmp(mode, "unapproved") == 0)
@@ -308,6 +319,13 @@ static int teardown(void **state)
 		itest_stop(sidecar, SIGKILL, 2000);
 	event_base_loopbreak(up.base);
 	pthread_join(up.thread, NULL);
+	while (pending) {
+		struct delayed *d = pending;
+
+		pending = d->next;
+		event_free(d->ev);
+		free(d);
+	}
 	evhttp_free(up.http);
 	event_base_free(up.base);
 	EVP_PKEY_free(es384);
