@@ -204,6 +204,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+const char *itest_ca_file;
+
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r)
 {
@@ -224,6 +226,8 @@ int itest_http(const char *method, const char *url, const char *const *headers, 
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	if (itest_ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, itest_ca_file);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

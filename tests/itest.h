@@ -43,6 +43,8 @@ struct itest_resp {
 	double seconds;
 	char www_authenticate[256];
 };
+/* PEM bundle curl trusts for https:// URLs in itest_http (NULL = system store). */
+extern const char *itest_ca_file;
 /* HTTP request; body may be NULL. headers: NULL-terminated "Name: value" list. */
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r);
