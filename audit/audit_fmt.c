@@ -396,7 +396,8 @@ void af_unmap_file(uint8_t *p, size_t len, bool mapped)
 		free(p);
 }
 
-int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, struct err *e)
+int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, bool sync,
+			 struct err *e)
 {
 	char tmp[4096];
 	int fd = -1, rc = 0, dfd;
@@ -417,7 +418,7 @@ int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, si
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) != 0) {
+	if (sync && fsync(fd) != 0) {
 		rc = err_set(e, -errno, "%s: fsync: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -425,7 +426,7 @@ int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, si
 		rc = err_set(e, -errno, "%s: rename: %s", path, strerror(errno));
 		goto out;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = sync ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		if (fsync(dfd) != 0)
 			rc = err_set(e, -errno, "%s: fsync: %s", dir, strerror(errno));

@@ -336,7 +336,7 @@ int audit_rewrap(const char *dir, const struct audit_secret *rk, const uint8_t (
 			if (rc == 0 && pass == 1) {
 				size_t len;
 				uint8_t *img = af_keys_build(s.op.log_id, segs[i], sec->env, rcpt, n, &len);
-				rc = af_write_file_atomic(dir, path, img, len, 0600, e);
+				rc = af_write_file_atomic(dir, path, img, len, 0600, true, e);
 				free(img);
 			}
 			sodium_memzero(sec->env, sizeof sec->env);

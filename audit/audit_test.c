@@ -1040,6 +1040,8 @@ static int dump_own_memory(const char *path)
 			continue;
 		if (strstr(line, "[vvar]") || strstr(line, "[vsyscall]"))
 			continue;
+		if (hi - lo > (256ul << 20))
+			return -1;   /* not a plain process (sanitizer shadow?): refuse rather than dump GBs */
 		for (unsigned long a = lo; a < hi; a += sizeof chunk) {
 			size_t n = hi - a < sizeof chunk ? hi - a : sizeof chunk;
 			ssize_t r = pread(mem, chunk, n, (off_t)a);
@@ -1077,6 +1079,11 @@ static void test_forward_secrecy_memory_after_batch(void **state)
 	pid_t pid;
 	int status;
 	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan reserves terabytes of shadow memory and keeps freed blocks in quarantine, so a
+	 * whole-memory scan is neither feasible nor meaningful there; the release build runs it. */
+	skip();
+#endif
 	tmpdir(dir);
 	snprintf(dump, sizeof dump, "%s.mem", dir);
 	snprintf(stf, sizeof stf, "%s.state", dir);

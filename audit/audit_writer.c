@@ -300,7 +300,7 @@ static int segment_files_create(struct audit_writer *w, uint64_t n, const uint8_
 	*logfd = *idxfd = -1;
 	if ((rc = af_seg_path(path, sizeof path, w->dir, n, "keys")) != 0)
 		return err_set(e, rc, "%s: path too long", w->dir);
-	if ((rc = af_write_file_atomic(w->dir, path, keys, keys_len, 0600, e)) != 0)
+	if ((rc = af_write_file_atomic(w->dir, path, keys, keys_len, 0600, w->mode != AUDIT_FSYNC_NONE, e)) != 0)
 		return rc;
 	af_seg_path(path, sizeof path, w->dir, n, "log");
 	*logfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -322,6 +322,8 @@ static int segment_files_create(struct audit_writer *w, uint64_t n, const uint8_
 		goto fail;
 	}
 	/* The new names must be durable before anything in them is acknowledged. */
+	if (w->mode == AUDIT_FSYNC_NONE)
+		return 0;   /* "none" promises no durability (tests, benchmarks) */
 	dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
 		rc = err_set(e, -errno, "%s: fsync: %s", w->dir, strerror(errno));
@@ -612,12 +614,12 @@ static int recover(struct audit_writer *w, const uint64_t *segs, size_t nseg, ui
 		if (rec->bytes_discarded) {
 			/* Keep the discarded bytes beside the log for reviewers (their hash is in RECOVERY). */
 			snprintf(dpath, sizeof dpath, "%s.discarded", path);
-			rc = af_write_file_atomic(w->dir, dpath, buf + so->good_end, rec->bytes_discarded, 0600, e);
+			rc = af_write_file_atomic(w->dir, dpath, buf + so->good_end, rec->bytes_discarded, 0600, w->mode != AUDIT_FSYNC_NONE, e);
 			if (rc)
 				goto out;
 		}
 		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, (off_t)so->good_end) != 0 || fsync(fd) != 0) {
+		if (fd < 0 || ftruncate(fd, (off_t)so->good_end) != 0 || (w->mode != AUDIT_FSYNC_NONE && fsync(fd) != 0)) {
 			rc = err_set(e, -errno, "%s: truncate: %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -640,7 +642,7 @@ static int recover(struct audit_writer *w, const uint64_t *segs, size_t nseg, ui
 			af_put64(img + 24, segs[ri]);
 			memcpy(img + AF_IDX_HDR, rb.idx.p, n - AF_IDX_HDR);
 			af_seg_path(path, sizeof path, w->dir, segs[ri], "idx");
-			rc = af_write_file_atomic(w->dir, path, img, n, 0600, e);
+			rc = af_write_file_atomic(w->dir, path, img, n, 0600, w->mode != AUDIT_FSYNC_NONE, e);
 			free(img);
 			if (rc)
 				goto out;
