@@ -636,7 +636,22 @@ static bool jv_string(struct jv *v)
 {
 	v->p++;   /* opening quote */
 	while (v->p < v->end) {
-		unsigned c = *v->p;
+		unsigned c;
+		/* fast path: plain printable ASCII, 8 bytes at a time when none is special */
+		while (v->end - v->p >= 8) {
+			uint64_t x;
+			memcpy(&x, v->p, 8);
+			/* any byte < 0x20, >= 0x80, '"' (0x22) or '\\' (0x5c)? (classic SWAR tests) */
+			uint64_t lo = (x - 0x2020202020202020ull) & ~x;
+			uint64_t q = x ^ 0x2222222222222222ull, bs = x ^ 0x5c5c5c5c5c5c5c5cull;
+			uint64_t hit = lo | ((q - 0x0101010101010101ull) & ~q) | ((bs - 0x0101010101010101ull) & ~bs) | x;
+			if (hit & 0x8080808080808080ull)
+				break;
+			v->p += 8;
+		}
+		if (v->p >= v->end)
+			break;
+		c = *v->p;
 		if (c == '"') {
 			v->p++;
 			return true;

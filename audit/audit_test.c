@@ -404,6 +404,22 @@ static void test_json_validator(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		if (audit_json_object_valid(bad[i], strlen(bad[i]), 64))
 			fail_msg("accepted invalid JSON #%zu", i);
+	/* every special byte at every position of a long string (the 8-byte fast path and the
+	 * byte-at-a-time path must agree) */
+	for (int pos = 0; pos < 20; pos++) {
+		static const struct {
+			const char *ins;
+			bool ok;
+		} cases[] = {{"\x01", false}, {"\\n", true}, {"\xc3\xa9", true}, {"\x80", false}, {"\x1f", false},
+			     {"\\\"", true}, {"\"", false}, {"\x7f", true}, {"\xf4\x90\x80\x80", false}};
+		for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+			char js[64];
+			int n = snprintf(js, sizeof js, "{\"k\":\"%.*s%s%.*s\"}", pos, "abcdefghijklmnopqrstuvwxyz", cases[k].ins,
+					 20 - pos, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			if (audit_json_object_valid(js, (size_t)n, 64) != cases[k].ok)
+				fail_msg("case %zu at position %d misjudged", k, pos);
+		}
+	}
 	/* depth bound: 64 accepted, 65 refused */
 	for (int d = 64; d <= 65; d++) {
 		size_t n = 0;
