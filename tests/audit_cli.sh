@@ -138,6 +138,22 @@ hb_run "$T/hb-gap" 3.5
 run "$B" verify "$T/hb-gap"; expect_rc 1 "a stopped writer leaves a heartbeat gap"
 grep -q '^INVALID: HEARTBEAT_GAP ' "$T/out" && ok "HEARTBEAT_GAP reported" || { fail "no HEARTBEAT_GAP"; cat "$T/out"; }
 
+# --- an independent verifier written from docs/audit-format.md agrees ------------------------------
+if python3 -c 'import cryptography' 2>/dev/null; then
+  REF="${EHRGATE_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/fixtures/audit/refverify.py"
+  run python3 "$REF" --selftest; expect_rc 0 "reference verifier RFC 9162 self-test"
+  run python3 "$REF" "$L"; expect_rc 0 "reference verifier accepts the log"
+  run python3 "$REF" "$T/hb-ok"; expect_rc 0 "reference verifier accepts the heartbeat log"
+  run python3 "$REF" "$T/bad"; expect_rc 1 "reference verifier rejects the corrupted log"
+  cp -r "$L" "$T/spliced"; cp "$T/hb-ok/00000001.log" "$T/spliced/00000002.log"
+  cp "$T/hb-ok/00000001.keys" "$T/spliced/00000002.keys"; cp "$T/hb-ok/00000001.idx" "$T/spliced/00000002.idx"
+  run python3 "$REF" "$T/spliced"; expect_rc 1 "reference verifier rejects a spliced segment"
+  run "$B" verify "$T/spliced"; expect_rc 1 "ehrgate-audit rejects the spliced segment"
+  grep -q 'SEGMENT_NUMBER\|SEGMENT_FOREIGN' "$T/out" && ok "splice named" || { fail "splice code"; cat "$T/out"; }
+else
+  echo "skip: python3-cryptography missing, reference verifier not run"
+fi
+
 # --- no record data on stderr -------------------------------------------------------------------
 if grep -q 'Patient/' "$ERR"; then fail "record data on stderr"; grep 'Patient/' "$ERR" | head -3; else ok "no patient reference on stderr"; fi
 

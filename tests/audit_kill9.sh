@@ -54,6 +54,10 @@ echo "segments: $nseg, recoveries reported: $nrec, runs that acknowledged record
 [ "$nrec" -ge "$runs_acked" ] || { echo "FAIL: $runs_acked crashed runs wrote records but only $nrec recoveries"; exit 1; }
 "$B" verify "$L" --full --key "$T/k/reviewer.key" >"$T/full.out" || { echo "FAIL: full verify"; grep INVALID "$T/full.out" | head; exit 1; }
 
+# The independent verifier written from docs/audit-format.md must agree (recoveries included).
+if python3 -c 'import cryptography' 2>/dev/null; then
+  python3 "${EHRGATE_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/fixtures/audit/refverify.py" "$L" || { echo "FAIL: reference verifier"; exit 1; }
+fi
 "$B" show "$L" --key "$T/k/reviewer.key" >"$T/all.jsonl" || { echo "FAIL: show"; exit 1; }
 python3 - "$T" "$KILLS" <<'EOF' || exit 1
 import json, sys
