@@ -105,6 +105,12 @@ struct audit_writer {
 	char fail_msg[256];
 };
 
+/* On-disk fsync code (docs §3.1): 0 none, 1 always, 2 batch. */
+static uint8_t disk_mode(enum audit_fsync m)
+{
+	return m == AUDIT_FSYNC_ALWAYS ? 1 : m == AUDIT_FSYNC_BATCH ? 2 : 0;
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -188,7 +194,7 @@ static void emit_checkpoint(struct audit_writer *w, unsigned kind)
 	memset(pl, 0, AF_CP_LEN);
 	pl[0] = 1;
 	pl[1] = (uint8_t)kind;
-	pl[2] = (uint8_t)w->mode;
+	pl[2] = disk_mode(w->mode);
 	af_put32(pl + 4, w->delay_ms);
 	af_put32(pl + 8, w->heartbeat_s);
 	memcpy(pl + 16, w->log_id, 16);
@@ -266,7 +272,7 @@ static void segment_begin(struct audit_writer *w, uint64_t n, const struct af_re
 	sodium_memzero(plain, AF_ENV_PLAIN);
 
 	memset(&op, 0, sizeof op);
-	op.fsync_mode = (uint8_t)w->mode;
+	op.fsync_mode = disk_mode(w->mode);
 	op.batch_max_delay_ms = w->delay_ms;
 	op.heartbeat_s = w->heartbeat_s;
 	op.n_recipients = (uint32_t)w->nrcpt;
