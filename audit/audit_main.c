@@ -280,7 +280,7 @@ static int cmd_append(int argc, char **argv)
 			break;
 		}
 		/* Every complete line available now is submitted; then one sync covers them all. */
-		for (;;) {
+		while (in.len > start) {
 			char *nl = memchr(in.p + start, '\n', in.len - start);
 			size_t len;
 			uint64_t seq;

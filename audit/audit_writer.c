@@ -646,7 +646,8 @@ static int recover(struct audit_writer *w, const uint64_t *segs, size_t nseg, ui
 			img[4] = 1;
 			memcpy(img + 8, w->log_id, 16);
 			af_put64(img + 24, segs[ri]);
-			memcpy(img + AF_IDX_HDR, rb.idx.p, n - AF_IDX_HDR);
+			if (n > AF_IDX_HDR)   /* kept entries are a prefix: seqs only grow */
+				memcpy(img + AF_IDX_HDR, rb.idx.p, n - AF_IDX_HDR);
 			af_seg_path(path, sizeof path, w->dir, segs[ri], "idx");
 			rc = af_write_file_atomic(w->dir, path, img, n, 0600, w->mode != AUDIT_FSYNC_NONE, e);
 			free(img);
