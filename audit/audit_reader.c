@@ -350,7 +350,8 @@ int audit_rewrap(const char *dir, const struct audit_secret *rk, const uint8_t (
 }
 
 /* ------------------------------------------------------------------ stats */
-static const char *const decision_vocab[] = {"allow", "deny", "redact", "strip", "deadline", "error", "block", "report"};
+/* docs/sidecar.md: allow, deny, strip, deadline, upstream_error, error, redact, block */
+static const char *const decision_vocab[] = {"allow", "deny", "redact", "strip", "deadline", "upstream_error", "error", "block", "report"};
 #define NVOCAB (sizeof decision_vocab / sizeof decision_vocab[0])
 
 static void count_decision(struct audit_stats *st, const char *name)

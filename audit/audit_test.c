@@ -1253,6 +1253,10 @@ static void test_export_balp(void **state)
 		"{\"event\":\"fhir-search\",\"decision\":\"allow\",\"rid\":\"r3\",\"patient\":\"Patient/1\",\"query\":\"Observation?patient=1\"}",
 		"{\"event\":\"fhir-read\",\"decision\":\"deny\",\"rid\":\"r4\",\"patient\":\"Patient/2\",\"rules\":[\"fhir.read\"],\"status\":403}",
 		"{\"event\":\"hook-call\",\"decision\":\"deadline\",\"rid\":\"r5\",\"patient\":\"Patient/2\"}",
+		/* the sidecar's own schema (docs/sidecar.md) */
+		"{\"v\":1,\"event\":\"cds.call\",\"phase\":\"decision\",\"rid\":\"r6\",\"service\":\"sepsis-risk\",\"hook\":\"patient-view\",\"decision\":\"allow\",\"patient\":\"Patient/3\",\"user\":\"Practitioner/9\",\"status\":200,\"rules\":[]}",
+		"{\"v\":1,\"event\":\"egress\",\"route\":\"fhir\",\"method\":\"POST\",\"rid\":\"r7\",\"decision\":\"allow\",\"patient\":\"Patient/3\",\"status\":201}",
+		"{\"v\":1,\"event\":\"egress\",\"route\":\"fhir\",\"method\":\"GET\",\"rid\":\"r8\",\"decision\":\"upstream_error\",\"patient\":\"Patient/3\",\"status\":502}",
 	};
 	static const struct {
 		const char *subtype, *action, *outcome, *profile;
@@ -1261,6 +1265,9 @@ static void test_export_balp(void **state)
 		{"create", "C", "0", "IHE.BasicAudit.PatientCreate"},
 		{"search", "E", "0", "IHE.BasicAudit.PatientQuery"},
 		{"read", "R", "4", NULL},
+		{"read", "R", "8", NULL},
+		{"read", "R", "0", "IHE.BasicAudit.PatientRead"},
+		{"create", "C", "0", "IHE.BasicAudit.PatientCreate"},
 		{"read", "R", "8", NULL},
 	};
 	char dir[256];
@@ -1274,7 +1281,7 @@ static void test_export_balp(void **state)
 	(void)state;
 	tmpdir(dir);
 	w = wopen(dir, &c);
-	for (size_t k = 0; k < 5; k++) {
+	for (size_t k = 0; k < sizeof recs / sizeof *recs; k++) {
 		uint64_t seq;
 		assert_int_equal(audit_writer_append(w, recs[k], strlen(recs[k]), NULL, &seq, &e), 0);
 	}
@@ -1326,10 +1333,25 @@ static void test_export_balp(void **state)
 		/* read: client is 110152 Destination; create: client is 110153 Source */
 		a = cJSON_GetArrayItem(agents, 0);
 		x = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "type"), "coding"), 0);
-		assert_string_equal(cJSON_GetObjectItem(x, "code")->valuestring, i == 1 ? "110153" : "110152");
+		assert_string_equal(cJSON_GetObjectItem(x, "code")->valuestring, i == 1 || i == 6 ? "110153" : "110152");
 		cJSON_Delete(ev);
 	}
-	assert_int_equal(i, 5);
+	assert_int_equal(i, 8);
+	/* an egress call to a non-FHIR route (an LLM) is a disclosure: DICOM Export, no BALP claim */
+	{
+		struct audit_record rec = {.seq = 1, .time_ns = 1800000000000000000LL};
+		const char *j = "{\"v\":1,\"event\":\"egress\",\"route\":\"llm\",\"method\":\"POST\",\"decision\":\"redact\",\"patient\":\"Patient/3\"}";
+		cJSON *ev;
+		rec.json = j;
+		rec.json_len = strlen(j);
+		buf_reset(&out);
+		assert_int_equal(audit_export_auditevent(&rec, "00", &out, &e), 0);
+		ev = cJSON_Parse(out.p);
+		assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "type"), "code")->valuestring, "110106");
+		assert_null(cJSON_GetObjectItem(ev, "meta"));
+		assert_string_equal(cJSON_GetObjectItem(ev, "outcome")->valuestring, "0");
+		cJSON_Delete(ev);
+	}
 	buf_fini(&out);
 	audit_secret_free(rk);
 	rm_rf(dir);
