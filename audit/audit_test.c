@@ -1037,6 +1037,69 @@ static void test_multiple_recipients_and_rewrap(void **state)
 	rm_rf(k3);
 }
 
+
+/* Boundaries (STYLE.md: max-1, max, max+1) of every bound a writer or reader enforces. */
+static void test_boundaries(void **state)
+{
+	char dir[256];
+	struct wcfg c = {.mode = AUDIT_FSYNC_NONE};
+	struct audit_writer *w;
+	char *big = xmalloc(AUDIT_RECORD_MAX + 2), tagv[AUDIT_TAG_VALUE_MAX + 2];
+	struct audit_tags t = {0};
+	struct err e;
+	uint64_t seq;
+	struct collect *col = xcalloc(1, sizeof *col);
+	uint8_t hdr[AF_HDR];
+	struct af_hdr h;
+	const char *why;
+	(void)state;
+	tmpdir(dir);
+	w = wopen(dir, &c);
+	/* record size: {"p":"xxx..."} of exactly max, max-1, max+1 bytes */
+	for (size_t n = AUDIT_RECORD_MAX - 1; n <= AUDIT_RECORD_MAX + 1; n++) {
+		memcpy(big, "{\"p\":\"", 6);
+		memset(big + 6, 'x', n - 8);
+		memcpy(big + n - 2, "\"}", 2);
+		err_clear(&e);
+		assert_int_equal(audit_writer_append(w, big, n, NULL, &seq, &e), n <= AUDIT_RECORD_MAX ? 0 : -E2BIG);
+	}
+	/* tag value length */
+	memset(tagv, 'p', sizeof tagv);
+	for (size_t n = AUDIT_TAG_VALUE_MAX - 1; n <= AUDIT_TAG_VALUE_MAX + 1; n++) {
+		tagv[n] = 0;
+		t.patient = tagv;
+		assert_int_equal(audit_writer_append(w, "{}", 2, &t, &seq, &e), n <= AUDIT_TAG_VALUE_MAX ? 0 : -E2BIG);
+		tagv[n] = 'p';
+	}
+	/* not an object */
+	assert_int_equal(audit_writer_append(w, "[1]", 3, NULL, &seq, &e), -EINVAL);
+	wclose(w);
+	assert_valid(dir, true);
+	assert_int_equal(read_all(dir, NULL, col), 4);   /* two big records, two tagged "{}" */
+	/* frame header length bounds for DATA */
+	memset(&h, 0, sizeof h);
+	h.type = AF_DATA;
+	h.seq = 1;
+	for (uint32_t len = AF_DATA_MIN - 1; len <= AF_DATA_MIN + 1; len++) {
+		h.len = len;
+		af_hdr_encode(hdr, &h);
+		assert_int_equal(af_hdr_decode(hdr, &h, &why), len >= AF_DATA_MIN ? 0 : -EBADMSG);
+	}
+	for (uint32_t len = AF_PAYLOAD_MAX - 1; len <= AF_PAYLOAD_MAX + 1; len++) {
+		h.len = len;
+		h.type = AF_DATA;
+		af_hdr_encode(hdr, &h);
+		assert_int_equal(af_hdr_decode(hdr, &h, &why), len <= AF_PAYLOAD_MAX ? 0 : -EBADMSG);
+	}
+	h.type = AF_CHECKPOINT;
+	h.len = AF_CP_LEN + 1;
+	af_hdr_encode(hdr, &h);
+	assert_int_equal(af_hdr_decode(hdr, &h, &why), -EBADMSG);
+	free(big);
+	free(col);
+	rm_rf(dir);
+}
+
 /* ------------------------------------------------------------------ forward secrecy */
 
 /* Copy every readable, writable mapping of this process (heap, stacks, .data/.bss, sodium
@@ -1378,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_incomplete_segment_set_aside),
 		cmocka_unit_test(test_rotation_and_filters),
 		cmocka_unit_test(test_multiple_recipients_and_rewrap),
+		cmocka_unit_test(test_boundaries),
 		cmocka_unit_test(test_forward_secrecy_memory_after_batch),
 		cmocka_unit_test(test_export_balp),
 	};
