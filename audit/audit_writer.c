@@ -833,7 +833,7 @@ int audit_writer_submit(struct audit_writer *w, const char *json, size_t len, co
 	size_t tl[3], plain_len;
 	bool ok = true;
 	struct af_hdr h;
-	uint8_t *fr, *pl, *p, *ent, nonce[24];
+	uint8_t *fr, *pl, *p, *ent, nonce[24], tags_bin[AF_TAGS];
 	unsigned long long clen;
 
 	if (seq_out)
@@ -849,6 +849,13 @@ int audit_writer_submit(struct audit_writer *w, const char *json, size_t len, co
 	if (!audit_json_object_valid(json, len, 64))
 		return err_set(e, -EINVAL, "record is not a JSON object");
 	plain_len = AF_INNER_HDR + tl[0] + tl[1] + tl[2] + len;
+	/* Blind-index tags do not depend on the sequence: compute them before taking the lock so
+	 * concurrent appenders hash in parallel (the index key is read-only after open). */
+	memset(tags_bin, 0, sizeof tags_bin);
+	if (w->has_index)
+		for (int i = 0; i < 3; i++)
+			if (tv[i])
+				af_tag(w->sec->idx, af_tag_field[i], tv[i], tl[i], tags_bin + i * AF_TAG_BYTES);
 
 	pthread_mutex_lock(&w->mu);
 	while (w->threaded && !w->fail && w->pend.len > PEND_MAX)
@@ -874,11 +881,7 @@ int audit_writer_submit(struct audit_writer *w, const char *json, size_t len, co
 
 	fr = frame_begin(w, AF_DATA, (uint32_t)(AF_TAGS + plain_len + AF_AEAD_ABYTES), &h);
 	pl = fr + AF_HDR;
-	memset(pl, 0, AF_TAGS);
-	if (w->has_index)
-		for (int i = 0; i < 3; i++)
-			if (tv[i])
-				af_tag(w->sec->idx, af_tag_field[i], tv[i], tl[i], pl + i * AF_TAG_BYTES);
+	memcpy(pl, tags_bin, AF_TAGS);
 	af_nonce(nonce, w->segment, h.seq);
 	/* AD = header || tags: nothing in the clear can be edited without failing decryption. */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(pl + AF_TAGS, &clen, w->scratch, plain_len, fr, AF_HDR + AF_TAGS, NULL,
