@@ -284,7 +284,7 @@ static int cmd_append(int argc, char **argv)
 		while (in.len > start) {
 			char *nl = memchr(in.p + start, '\n', in.len - start);
 			size_t len;
-			uint64_t seq;
+			uint64_t seq = 0;
 			if (!nl)
 				break;
 			len = (size_t)(nl - (in.p + start));
