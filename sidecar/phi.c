@@ -295,6 +295,19 @@ static bool hit_wanted(const struct phi_engine *eng, const struct phi_dec *d, co
 	return sa >= 0 && sa == sb;
 }
 
+static int emit_hit(void *arg, const struct phi_hit *h)
+{
+	struct scan_cb *cb = arg;
+
+	if (!hit_wanted(cb->eng, cb->vc.d, h))
+		return 0;
+	if (phi_hits_push(cb->hits, h->s, h->e, (enum phi_type)h->type, (enum phi_source)h->source) < 0) {
+		cb->err = -E2BIG;
+		return 1; /* stop scanning */
+	}
+	return 0;
+}
+
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
 		    void *arg)
 {
@@ -306,13 +319,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	cb->vc.type = p->type;
 	if (!p->check(&cb->vc, (size_t)from, (size_t)to, &h))
 		return 0;
-	if (!hit_wanted(cb->eng, cb->vc.d, &h))
-		return 0;
-	if (phi_hits_push(cb->hits, h.s, h.e, (enum phi_type)h.type, (enum phi_source)h.source) < 0) {
-		cb->err = -E2BIG;
-		return 1; /* stop scanning */
-	}
-	return 0;
+	return emit_hit(cb, &h);
 }
 
 /* FHIR path rules (research/phi.md §4.2 item 5): values of these JSON members are identifying
@@ -434,11 +441,11 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 	}
 	if (s->dec.kind == PHI_BODY_JSON && path_hits(eng, &s->dec, &s->hits) < 0)
 		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
-	if (ctx) {
-		rc = phi_known_scan(ctx, &s->dec, &s->hits);
-		if (rc < 0)
-			return err_set(e, rc, "phi: more than %zu candidate findings", s->hits.max);
-	}
+	/* one token pass: digit/alnum-shaped identifiers and the patient's own identifiers */
+	phi_dec_bitmaps(&s->dec);
+	rc = phi_token_scan(ctx, &cb.vc, emit_hit, &cb, &s->hits);
+	if (rc != 0 || cb.err)
+		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	merge_hits(eng, &s->dec, &s->hits);
 	for (size_t i = 0; i < s->hits.n; i++) {
 		const struct phi_hit *h = &s->hits.v[i];

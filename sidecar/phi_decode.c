@@ -17,13 +17,27 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lib/mem.h"
 
 #define DEC_MAX_DEPTH 512
 
+/* GNU range designators: gcc and clang both accept them in C11 mode. */
+const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_UP,
+			     ['0' ... '9'] = PHI_CC_DIG, [0x80 ... 0xff] = PHI_CC_HIGH};
+
+/* JSON string bytes that end a verbatim run: '"', '\\', control characters, non-ASCII. */
+static const uint8_t json_special[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
+
 void phi_dec_fini(struct phi_dec *d)
 {
+	free(d->am);
+	free(d->dm);
+	free(d->hm);
+	free(d->wm);
 	free(d->t);
 	free(d->runs);
 	free(d->segs);
@@ -222,6 +236,14 @@ static void emit_text(struct phi_dec *d, const char *raw, size_t a, size_t b)
 	size_t i = a, start = a;
 
 	while (i < b) {
+		if (i + 8 <= b) {
+			uint64_t w;
+			memcpy(&w, raw + i, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if ((unsigned char)raw[i] < 0x80) {
 			i++;
 			continue;
@@ -285,6 +307,8 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 
 	start = i;
 	for (;;) {
+		while (i < len && !json_special[(unsigned char)raw[i]])
+			i++;
 		if (i >= len)
 			return -1;
 		unsigned char c = (unsigned char)raw[i];
@@ -630,3 +654,72 @@ bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t
 	*re = rb->dlen == rb->rlen ? rb->r + (e - rb->d) : (size_t)rb->r + rb->rlen;
 	return true;
 }
+
+/* --- byte-class bitmaps ----------------------------------------------------------------------
+ * The token loops spend their time deciding, byte by byte, where words start and end. One
+ * vector pass turns the scan text into three bit arrays (ASCII letter, digit, non-ASCII) and
+ * the token loops then jump between word boundaries with count-trailing-zeros. */
+
+#if defined(__SSE2__)
+static inline unsigned sse_digit(__m128i v)
+{
+	__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+}
+static inline unsigned sse_alpha(__m128i v)
+{
+	__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a));
+}
+#endif
+
+void phi_dec_bitmaps(struct phi_dec *d)
+{
+	size_t nw = d->n / 64 + 2, w, i;
+
+	if (nw > d->cwords) {
+		d->cwords = nw * 2;
+		d->am = xrealloc(d->am, d->cwords * 8);
+		d->dm = xrealloc(d->dm, d->cwords * 8);
+		d->hm = xrealloc(d->hm, d->cwords * 8);
+		d->wm = xrealloc(d->wm, d->cwords * 8);
+	}
+	d->nwords = nw;
+	for (w = 0; (w + 1) * 64 <= d->n; w++) {
+		const unsigned char *p = (const unsigned char *)d->t + w * 64;
+		uint64_t a = 0, g = 0, h = 0;
+#if defined(__SSE2__)
+		for (int k = 0; k < 4; k++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+			a |= (uint64_t)sse_alpha(v) << (16 * k);
+			g |= (uint64_t)sse_digit(v) << (16 * k);
+			h |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
+		}
+#else
+		for (int k = 0; k < 64; k++) {
+			uint8_t c = phi_cc[p[k]];
+			a |= (uint64_t)((c & PHI_CC_ALPHA) != 0) << k;
+			g |= (uint64_t)((c & PHI_CC_DIG) != 0) << k;
+			h |= (uint64_t)((c & PHI_CC_HIGH) != 0) << k;
+		}
+#endif
+		d->am[w] = a;
+		d->dm[w] = g;
+		d->hm[w] = h;
+		d->wm[w] = a | g | h;
+	}
+	for (; w < nw; w++) {
+		uint64_t a = 0, g = 0, h = 0;
+		for (i = w * 64; i < d->n && i < (w + 1) * 64; i++) {
+			uint8_t c = phi_cc[(unsigned char)d->t[i]];
+			a |= (uint64_t)((c & PHI_CC_ALPHA) != 0) << (i & 63);
+			g |= (uint64_t)((c & PHI_CC_DIG) != 0) << (i & 63);
+			h |= (uint64_t)((c & PHI_CC_HIGH) != 0) << (i & 63);
+		}
+		d->am[w] = a;
+		d->dm[w] = g;
+		d->hm[w] = h;
+		d->wm[w] = a | g | h;
+	}
+}
+
