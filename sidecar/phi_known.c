@@ -39,6 +39,7 @@
  *    the patient stands right before it ("Mr. Addison's disease", "Ann Addison disease").
  *  - Adjacent matched name parts, middle initials between them, and an initial of one of the
  *    patient's given names before a matched part ("J. Smith") are reported as one span.
+ *  - The birth date is also matched in compact forms: yyyymmdd, mmddyyyy, mmddyy.
  *  - Identifier values with fewer than 5 significant characters are not matched (too many
  *    collisions with doses and counts); they are still caught by site MRN patterns.
  */
@@ -664,6 +665,8 @@ static void add_date(struct builder *b, const char *v)
 	b_add(b, buf, 8, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
 	snprintf(buf, sizeof(buf), "%02d%02d%04d", m, d, y);
 	b_add(b, buf, 8, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
+	snprintf(buf, sizeof(buf), "%02d%02d%02d", m, d, y % 100); /* mmddyy: 030341 */
+	b_add(b, buf, 6, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
 	sodium_memzero(buf, sizeof(buf));
 }
 

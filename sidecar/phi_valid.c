@@ -1296,7 +1296,7 @@ static void shape_windows(struct shape_ctx *sc, const uint32_t *gs, const uint32
 		bool s2one = sl[a + 2] == 1;
 		bool same = s1one && s2one && s1 == s2;
 		/* three groups */
-		if (same && (s1 == '-' || s1 == ' ') && L0 == 3 && L1 == 2 && L2 == 4)
+		if (same && (s1 == '-' || s1 == ' ' || s1 == '.') && L0 == 3 && L1 == 2 && L2 == 4)
 			try_check(sc, check_ssn_sep, PHI_T_SSN, gs[a], ge[a + 2]);
 		if (L0 == 3 && L1 == 3 && L2 == 4 && s2one && (s2 == '-' || s2 == '.' || s2 == ' ')) {
 			bool paren = gs[a] > 0 && t[gs[a] - 1] == '(';
