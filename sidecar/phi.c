@@ -385,7 +385,8 @@ static void merge_hits(const struct phi_engine *eng, const struct phi_dec *d, st
 
 	for (int t = 0; t < PHI_T__COUNT; t++)
 		last[t] = -1;
-	qsort(h->v, h->n, sizeof(*h->v), hit_cmp);
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof(*h->v), hit_cmp);
 	for (size_t i = 0; i < h->n; i++) {
 		struct phi_hit x = h->v[i];
 		if (!hit_wanted(eng, d, &x))
