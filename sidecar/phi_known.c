@@ -2,7 +2,11 @@
  *
  * Owns struct phi_context: one heap block holding match keys (names, address lines,
  * city, identifier values, phones, ZIP, compact birth dates), the patient's dates and emails.
- * The block is immutable after phi_context_from_patient_json() and wiped by phi_context_free().
+ * The block is immutable after phi_context_from_patient_json() and wiped by phi_context_free()
+ * (sodium_memzero). Every temporary copy made while building (the cJSON tree's strings and
+ * numbers, the builder's strings) is wiped before it is freed. The block is plain heap, not
+ * sodium_malloc: guard pages cost an mmap and three mprotect calls per request (~100 us in
+ * our VM), and the context lives for one request.
  * research/phi.md §4.2 is the design; the rules below are the ones it asks us to document.
  *
  * Sources (FHIR R4): Patient, RelatedPerson and Person at any depth of the given JSON (a
@@ -13,7 +17,8 @@
  * subscriberId and identifier[] (member ids).
  *
  * Matching, one pass over the scan text, no per-request regex compile (the context is built
- * per request; a Vectorscan literal compile costs milliseconds — ci/bench-phi measures both):
+ * per request; compiling it into a Vectorscan literal database would cost ~250 us p50 against
+ * ~10 us for this build — ci/bench-phi measures both):
  *  - Word keys: every word token of the text is folded (ASCII lower-case, Latin diacritics
  *    removed, apostrophes dropped, possessive 's split off) and looked up in a small hash of
  *    first tokens; multi-token keys (address lines, "San Diego") are verified token by token,
@@ -21,22 +26,31 @@
  *  - Identifier keys: at every token start that holds a digit (and at a letter→digit switch,
  *    "MRN00123456"), letters and digits are read on across up to three separator characters
  *    ("-", ".", " ", "/", "(", ")") and compared with the identifier values: leading zeros are
- *    ignored for record/member/other identifiers, never for phones, ZIPs and dates; a match
+ *    ignored for record/member/other identifiers, never for SSNs, phones, ZIPs and dates; a match
  *    must end where the token ends. A three-character prefix bitmap skips almost every token.
  *  - Dates and emails are confirmed by the pattern validators (phi_valid.c) and compared with
  *    the patient's values here (phi_known_date, phi_known_email): any written form of the
  *    birth date that the date patterns parse is a KNOWN date.
  *
  * Name rules (precision, research/phi.md §3 row A):
- *  - A name part of at most 2 letters ("Li", "Wu") or a particle ("van", "de", "la") never
- *    matches alone: it needs an adjacent matched name part or a courtesy title before it.
- *  - A name part that is a common English word or FHIR element name ("Hope", "May", "Will",
- *    "Brown", "Code", "Walker") matches alone only when written capitalised or in capitals
- *    ("Hope", "HOPE", not "hope"); lower-case it needs an adjacent matched name part.
+ *  - One-letter parts and particles ("van", "de", "la" inside a longer family name) never match
+ *    alone: they need an adjacent matched name part or a courtesy title before them.
+ *  - A two-letter part ("Li", "Wu", "Ho") matches alone only written in title case ("Li", not
+ *    "LI" or "li") and not followed by a number (the lithium level "Li 0.8"); otherwise it
+ *    needs an adjacent name part, a title ("Mr. LI") or a given-name initial ("W. Li").
+ *    A two-letter part that is an English word or clinical abbreviation ("Do", "Po", "Iv") is
+ *    treated like a one-letter part.
+ *  - A part that is a common English word, clinical word or FHIR element name ("Hope", "May",
+ *    "Will", "Brown", "Walker", "Code") matches alone only when capitalised ("Hope", "HOPE",
+ *    not "hope"), and at the start of a sentence only when a third-person or past-tense verb
+ *    or punctuation follows ("Will reports ..." yes; "Will continue ...", "May increase ..."
+ *    no). Lower-case it needs an adjacent name part ("hope smith").
+ *  - Two parts of the patient's name side by side confirm each other whatever their class
+ *    ("Al Ho", "joy green").
  *  - Eponyms: a name part directly followed (possessive allowed) by a clinical eponym word
  *    ("disease", "syndrome", "lymphoma", "palsy", "score", "fracture" ...) is not reported —
  *    "Addison's disease" for a patient named Addison — unless a title or another name part of
- *    the patient stands right before it ("Mr. Addison's disease", "Ann Addison disease").
+ *    the patient stands right before or after it ("Mr. Addison's disease", "Will Addison").
  *  - Adjacent matched name parts, middle initials between them, and an initial of one of the
  *    patient's given names before a matched part ("J. Smith") are reported as one span.
  *  - The birth date is also matched in compact forms: yyyymmdd, mmddyyyy, mmddyy.
@@ -98,7 +112,7 @@ struct phi_context {
 	uint64_t lens;              /* bit per first-token length of word keys */
 	uint8_t first[256];         /* first byte of word keys */
 	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
-	uint8_t idpref[46656 / 8];  /* 3-character prefixes of identifier keys */
+	uint8_t idpref[4096 / 8];   /* hashed 3-character prefixes of identifier keys */
 };
 
 /* --- folding and tokenising ----------------------------------------------------------------- */
@@ -271,7 +285,7 @@ static const char *const usps[][2] = {
 static size_t usps_fold(char *b, size_t n)
 {
 	for (size_t k = 0; k < NUSPS; k++) {
-		if (strlen(usps[k][0]) == n && memcmp(usps[k][0], b, n) == 0) {
+		if (usps[k][0][0] == b[0] && strlen(usps[k][0]) == n && memcmp(usps[k][0], b, n) == 0) {
 			size_t l = strlen(usps[k][1]);
 			memcpy(b, usps[k][1], l);
 			return l;
@@ -284,8 +298,10 @@ static size_t usps_fold(char *b, size_t n)
 
 static bool in_list(const char *const *list, const char *s, size_t n)
 {
+	if (n == 0)
+		return false;
 	for (; *list; list++)
-		if (strlen(*list) == n && memcmp(*list, s, n) == 0)
+		if ((*list)[0] == s[0] && strlen(*list) == n && memcmp(*list, s, n) == 0)
 			return true;
 	return false;
 }
@@ -929,7 +945,7 @@ static void pref_set(uint8_t *bm, const char *s)
 	int a = idx36(s[0]), b = idx36(s[1]), c = idx36(s[2]);
 
 	if (a >= 0 && b >= 0 && c >= 0) {
-		unsigned i = (unsigned)(a * 1296 + b * 36 + c);
+		unsigned i = ((unsigned)(a * 1296 + b * 36 + c) * 2654435761u) >> 20;
 		bm[i >> 3] |= (uint8_t)(1u << (i & 7));
 	}
 }
@@ -940,7 +956,7 @@ static bool pref_test(const uint8_t *bm, char x, char y, char z)
 
 	if (a < 0 || b < 0 || c < 0)
 		return false;
-	unsigned i = (unsigned)(a * 1296 + b * 36 + c);
+	unsigned i = ((unsigned)(a * 1296 + b * 36 + c) * 2654435761u) >> 20;
 	return bm[i >> 3] & (1u << (i & 7));
 }
 
@@ -959,8 +975,6 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 
 	*out = NULL;
 	memset(&b, 0, sizeof(b));
-	if (sodium_init() < 0)
-		return err_set(e, -ENOTSUP, "phi: libsodium unavailable");
 	if (len > (64u << 20))
 		return err_set(e, -E2BIG, "phi: context JSON larger than 64 MiB");
 	root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
@@ -1106,13 +1120,22 @@ struct ncand {
 struct nlist {
 	struct ncand *v;
 	size_t n, cap;
+	struct ncand local[32]; /* most bodies name the patient a few times: no heap */
 };
 
 static void nl_push(struct nlist *l, struct ncand c)
 {
+	if (!l->v) {
+		l->v = l->local;
+		l->cap = 32;
+	}
 	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 32;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		struct ncand *nv = xmalloc(l->cap * 2 * sizeof(*nv));
+		memcpy(nv, l->v, l->n * sizeof(*nv));
+		if (l->v != l->local)
+			free(l->v);
+		l->v = nv;
+		l->cap *= 2;
 	}
 	l->v[l->n++] = c;
 }
@@ -1555,9 +1578,11 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 	const struct phi_dec *d = vc->d;
 	const char *t = d->t;
 	size_t n = d->n, i = 0, shape_until = 0;
-	struct nlist names = {0};
+	struct nlist names;
 	int rc = 0;
 
+	names.v = NULL;
+	names.n = names.cap = 0;
 	while (rc == 0) {
 		size_t ts = phi_bm_next(d, i, true), te, skip = 0;
 		bool apos = false;
@@ -1596,6 +1621,7 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 	}
 	if (ctx && names.n && rc == 0)
 		rc = resolve_names(ctx, t, n, &names, out);
-	free(names.v);
+	if (names.v != names.local)
+		free(names.v);
 	return rc;
 }
