@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "lib/policy.h"
 #include "lib/usage.h"
 #include "sidecar/phi.h"
 
@@ -38,7 +39,8 @@ static const char usage_text[] =
 	"  --date-exempt-key NAME     JSON member whose date values are not PHI (repeatable)\n"
 	"  --url-allow PREFIX         URL prefix that is not PHI (repeatable), e.g. the FHIR base\n"
 	"  --max-body BYTES           refuse larger input (default 16777216)\n"
-	"  --policy POLICY            read the phi: section of a site policy (not yet wired)\n"
+	"  --policy POLICY            read the phi: section of a site policy (MRN / member-id formats,\n"
+	"                             the site FHIR base is not an identifier)\n"
 	"  --help, --version\n"
 	"\n"
 	"types: NAME ADDRESS CITY ZIP DATE AGE PHONE FAX EMAIL SSN MRN MEMBER_ID MBI IDENTIFIER VIN\n"
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
 	struct phi_findings f;
 	struct buf in, out, cb;
 	struct err e;
+	struct policy *pol = NULL;
 	int rc, status = 0;
 
 	usage_common(argc, argv, PROG, usage_text);
@@ -151,8 +154,25 @@ int main(int argc, char **argv)
 				usage_fail(PROG, "--max-body must be 1..2147483648");
 			max_body = (size_t)x;
 		} else if (strcmp(a, "--policy") == 0) {
-			(void)VAL();
-			fail(EXIT_USAGE, "%s", "--policy is not yet wired to the policy loader; use --mrn-pattern and --member-id-pattern");
+			/* the same engine configuration the sidecar builds (sidecar/runtime.c) */
+			struct policy_load_opts po = {.skip_file_checks = true};
+			struct policy_diag diag;
+
+			if (pol)
+				usage_fail(PROG, "--policy given twice");
+			policy_diag_init(&diag);
+			if (policy_load(VAL(), &po, &pol, &diag) < 0) {
+				policy_diag_print(&diag, stderr);
+				policy_diag_fini(&diag);
+				return EXIT_USAGE;
+			}
+			policy_diag_fini(&diag);
+			for (size_t k = 0; k < pol->phi.mrn_patterns.n; k++)
+				strv_push(&mrn, pol->phi.mrn_patterns.v[k]);
+			for (size_t k = 0; k < pol->phi.member_id_patterns.n; k++)
+				strv_push(&member, pol->phi.member_id_patterns.v[k]);
+			if (pol->fhir.enabled && pol->fhir.base)
+				strv_push(&urls, pol->fhir.base);
 		} else if (a[0] == '-' && a[1] != '\0') {
 			usage_fail(PROG, "unknown option '%s'", a);
 		} else if (in_path) {
@@ -229,5 +249,6 @@ int main(int argc, char **argv)
 	free(member.v);
 	free(urls.v);
 	free(dkeys.v);
+	policy_unref(pol);
 	return status;
 }
