@@ -61,7 +61,7 @@ static void dec_reserve_t(struct phi_dec *d, size_t extra)
 
 static void push_run(struct phi_dec *d, size_t dd, size_t r, size_t dlen, size_t rlen)
 {
-	if (d->nruns == d->cruns) {
+	if (d->nruns == d->cruns || !d->runs) {
 		d->cruns = d->cruns ? d->cruns * 2 : 256;
 		d->runs = xrealloc(d->runs, d->cruns * sizeof(*d->runs));
 	}
@@ -107,7 +107,7 @@ static void emit_sep(struct phi_dec *d)
 
 static size_t push_seg(struct phi_dec *d, size_t d0, size_t r0, size_t r1, int kind, long key)
 {
-	if (d->nsegs == d->csegs) {
+	if (d->nsegs == d->csegs || !d->segs) {
 		d->csegs = d->csegs ? d->csegs * 2 : 64;
 		d->segs = xrealloc(d->segs, d->csegs * sizeof(*d->segs));
 	}

@@ -284,6 +284,8 @@ static const char *const usps[][2] = {
 /* Fold a token in place to its USPS abbreviation (Publication 28, Appendix C). */
 static size_t usps_fold(char *b, size_t n)
 {
+	if (n == 0)
+		return 0;
 	for (size_t k = 0; k < NUSPS; k++) {
 		if (usps[k][0][0] == b[0] && strlen(usps[k][0]) == n && memcmp(usps[k][0], b, n) == 0) {
 			size_t l = strlen(usps[k][1]);
@@ -1294,7 +1296,7 @@ static int id_match(const struct phi_context *ctx, const char *t, size_t n, size
 	for (uint32_t x = 0; x < ctx->nids; x++) {
 		const struct kent *ke = &ctx->ent[ctx->ids[x]];
 		size_t off = ke->kind == K_ID_STRIP ? z : 0, L = ke->len;
-		if (off + L > k || memcmp(sq + off, ctx->pool + ke->str, L) != 0)
+		if (L == 0 || off + L > k || memcmp(sq + off, ctx->pool + ke->str, L) != 0)
 			continue;
 		size_t last = off + L - 1;
 		size_t after = pos[last] + 1;

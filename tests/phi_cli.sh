@@ -25,9 +25,11 @@ check "unknown command: exit 2" '[ $rc = 2 ]'
 check "bad --type: exit 2" '[ $rc = 2 ]'
 "$PHI" scan --bogus </dev/null 2>"$tmp/err"; rc=$?
 check "unknown option: exit 2" '[ $rc = 2 ]'
-"$PHI" scan --policy /nonexistent.yaml </dev/null 2>"$tmp/err"; rc=$?
-check "--policy not yet wired: exit 2 with a one-line reason" \
-	'[ $rc = 2 ] && grep -q "not yet wired" "$tmp/err" && [ "$(wc -l <"$tmp/err")" = 1 ]'
+"$PHI" scan --policy "$tmp/nonexistent.yaml" </dev/null 2>"$tmp/err"; rc=$?
+check "--policy unreadable: exit 2" '[ $rc = 2 ] && [ -s "$tmp/err" ]'
+printf 'id MRN12345678 x' | "$PHI" scan --type text --policy "$TOP/policies/sites/demo.yaml" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--policy: the site's MRN format (demo: MRN[0-9]{8})" \
+	'[ $rc = 1 ] && [ "$(cat "$tmp/out")" = "{\"start\":3,\"end\":14,\"type\":\"MRN\",\"source\":\"pattern\"}" ]'
 "$PHI" scan --mrn-pattern 'MRN[0-9' </dev/null 2>"$tmp/err"; rc=$?
 check "bad site pattern: exit 2 naming mrn_patterns[0]" '[ $rc = 2 ] && grep -q "mrn_patterns\[0\]" "$tmp/err"'
 
