@@ -51,16 +51,16 @@ all: programs
 #   D/*_fuzz.c                                -> build/fuzz/NAME (libFuzzer, `make fuzz`)
 # module.mk declares programs:  PROGRAMS += name ; name_MAIN := D/x_main.c ; name_LIBS := D lib
 PROGRAMS :=
-MODULES  := lib audit sidecar conformance fixtures
+MODULES  := lib audit sidecar conformance fixtures tests
 include $(wildcard $(addsuffix /module.mk,$(MODULES)))
 
 lib_of      = $(BUILD)/lib$(1).a
 srcs_of     = $(filter-out %_test.c %_fuzz.c %_main.c,$(wildcard $(1)/*.c))
 objs_of     = $(patsubst %.c,$(BUILD)/%.o,$(call srcs_of,$(1)))
-tests_of    = $(patsubst %.c,$(BUILD)/tests/%,$(wildcard $(1)/*_test.c))
+tests_of    = $(patsubst %.c,$(BUILD)/t/%,$(wildcard $(1)/*_test.c))
 ALL_TESTS   := $(foreach m,$(MODULES),$(call tests_of,$(m)))
 # Link order: dependants first. Every test links every module archive (order below).
-LINK_ARCHIVES := $(foreach m,fixtures conformance sidecar audit lib,$(if $(call srcs_of,$(m)),$(call lib_of,$(m))))
+LINK_ARCHIVES := $(foreach m,tests fixtures conformance sidecar audit lib,$(if $(call srcs_of,$(m)),$(call lib_of,$(m))))
 
 define module_rules
 $(call lib_of,$(1)): $(call objs_of,$(1))
@@ -74,7 +74,7 @@ $(BUILD)/%.o: %.c
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/%.o $(LINK_ARCHIVES)
+$(BUILD)/t/%: $(BUILD)/%.o $(LINK_ARCHIVES)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_ARCHIVES) $(PKG_LIBS) $(TEST_LIBS)
 

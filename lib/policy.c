@@ -1904,6 +1904,11 @@ const struct policy_service *policy_find_service(const struct policy *p, const c
 	return NULL;
 }
 
+bool policy_service_active(const struct policy_service *s, int64_t today_days)
+{
+	return s != NULL && policy_approval_active(&s->approval, today_days);
+}
+
 bool policy_service_allows_hook(const struct policy_service *s, const char *hook)
 {
 	return s && strlist_has(&s->hooks, hook);

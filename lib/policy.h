@@ -217,6 +217,8 @@ enum policy_approval_state policy_approval_state(const struct policy_approval *a
 bool policy_approval_active(const struct policy_approval *a, int64_t today_days);
 
 const struct policy_service *policy_find_service(const struct policy *p, const char *id);
+/* The service exists and its approval is active on today_days (an expired service is off). */
+bool policy_service_active(const struct policy_service *s, int64_t today_days);
 bool policy_service_allows_hook(const struct policy_service *s, const char *hook);
 bool policy_service_allows_prefetch(const struct policy_service *s, const char *fhir_type);
 bool policy_service_allows_action(const struct policy_service *s, enum policy_card_action a,

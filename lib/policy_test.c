@@ -69,7 +69,7 @@ static char *diag_text(const struct policy_diag *d)
 	s = xmalloc(cap);
 	s[0] = '\0';
 	for (size_t i = 0; i < d->n; i++)
-		o += (size_t)sprintf(s + o, "%s\n", d->v[i].text);
+		o += (size_t)snprintf(s + o, cap - o, "%s\n", d->v[i].text);
 	return s;
 }
 
@@ -89,12 +89,12 @@ static int load_demo_pairs(const char *const *pairs, struct policy **out, char *
 	for (size_t i = 0; pairs && pairs[i]; i += 2) {
 		const char *from = pairs[i], *to = pairs[i + 1];
 		char *at = strstr(text, from), *next;
+		size_t n;
 
 		assert_non_null(at);
-		next = xmalloc(strlen(text) + strlen(to) + 1);
-		memcpy(next, text, (size_t)(at - text));
-		strcpy(next + (at - text), to);
-		strcat(next, at + strlen(from));
+		n = strlen(text) + strlen(to) + 1;
+		next = xmalloc(n);
+		snprintf(next, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 		free(text);
 		text = next;
 	}
@@ -280,6 +280,10 @@ static void test_demo_decisions(void **state)
 	assert_false(policy_write_approved(p, "DocumentReference", day("2027-10-02")));
 	assert_false(policy_write_approved(p, "DocumentReference", day("2026-09-30")));
 	assert_true(policy_approval_active(&s->approval, today));
+	assert_true(policy_service_active(s, today));
+	assert_true(policy_service_active(nd, day("2026-12-10")));
+	assert_false(policy_service_active(nd, day("2026-12-11")));
+	assert_false(policy_service_active(NULL, today));
 	assert_true(policy_approval_active(&nd->approval, day("2026-12-10")));
 	assert_false(policy_approval_active(&nd->approval, day("2026-12-11")));
 	assert_true(policy_route_active(policy_find_route(p, "llm"), today));
@@ -446,8 +450,9 @@ static void test_good_fixtures(void **state)
 		}
 		got = diag_text(&d);
 		assert_string_equal(got, want);
-		policy_summary(p, o.today_days, summary, sizeof(summary));
-		strcat(summary, "\n");
+		policy_summary(p, o.today_days, summary, sizeof(summary) - 1);
+		summary[strlen(summary) + 1] = '\0';
+		summary[strlen(summary)] = '\n';
 		assert_string_equal(summary, want_sum);
 		policy_unref(p);
 		policy_diag_fini(&d);
@@ -525,6 +530,14 @@ static void test_size_limit(void **state)
 	(void)state;
 	buf = xmalloc(max + 2);
 	memcpy(buf, demo, dlen);
+	/* max - 1 */
+	buf[dlen] = '#';
+	memset(buf + dlen + 1, 'x', max - dlen - 3);
+	buf[max - 2] = '\n';
+	policy_diag_init(&d);
+	assert_int_equal(policy_load_buffer(DEMO, buf, max - 1, &o, &p, &d), 0);
+	policy_unref(p);
+	policy_diag_fini(&d);
 	/* Pad with a comment: "#xxxx...\n" up to exactly max bytes. */
 	buf[dlen] = '#';
 	memset(buf + dlen + 1, 'x', max - dlen - 2);
