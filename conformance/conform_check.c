@@ -303,6 +303,25 @@ size_t conform_add_card_findings(struct conform_results *r, const struct cds_fin
 	return must;
 }
 
+void conform_results_skip_group(struct conform_results *r, enum conform_group g, const char *reason)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct conform_result *x = &r->v[i];
+
+		if (x->def->group != g)
+			continue;
+		for (size_t k = 0; k < x->n_findings; k++)
+			finding_fini(&x->findings[k]);
+		free(x->findings);
+		free(x->note);
+		free(x->skip_reason);
+		x->findings = NULL;
+		x->note = NULL;
+		x->n_findings = x->dropped = x->checked = 0;
+		x->skip_reason = xstrdup(reason);
+	}
+}
+
 void conform_results_finish(struct conform_results *r)
 {
 	for (size_t i = 0; i < r->n; i++) {

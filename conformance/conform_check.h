@@ -130,6 +130,9 @@ void conform_skip(struct conform_results *r, const char *id, const char *fmt, ..
 size_t conform_add_card_findings(struct conform_results *r, const struct cds_findings *f, const cJSON *resp,
 				 const struct conform_evidence *ev);
 
+/* Forget everything recorded for the checks of a group and skip them with reason (--only). */
+void conform_results_skip_group(struct conform_results *r, enum conform_group g, const char *reason);
+
 /* Compute every status. Call once after the run (safe to call again). */
 void conform_results_finish(struct conform_results *r);
 

@@ -168,7 +168,7 @@ cJSON *conform_prefetch_build(const cJSON *templates, const char *hook, const st
 {
 	cJSON *out = cJSON_CreateObject();
 	const cJSON *t;
-	int idx = 0;
+	int idx = 0, n_keys = cJSON_GetArraySize(templates);
 
 	(void)hook;
 	if (desc_cap)
@@ -193,12 +193,13 @@ cJSON *conform_prefetch_build(const cJSON *templates, const char *hook, const st
 			desc_add(desc, desc_cap, t->string, "unresolvable");
 			continue;
 		}
-		if (mode == CONFORM_PF_NULL && k > 0) {
+		/* with a single key, that key is the one replaced */
+		if (mode == CONFORM_PF_NULL && (k > 0 || n_keys == 1)) {
 			cJSON_AddNullToObject(out, t->string);
 			desc_add(desc, desc_cap, t->string, "null");
 			continue;
 		}
-		if (mode == CONFORM_PF_OUTCOME && k == 1) {
+		if (mode == CONFORM_PF_OUTCOME && (k == 1 || n_keys == 1)) {
 			cJSON_AddItemToObject(out, t->string,
 					      conform_fhir_outcome("error", "exception", "prefetch query failed (simulated)"));
 			desc_add(desc, desc_cap, t->string, "OperationOutcome");

@@ -36,8 +36,9 @@ enum conform_pf_mode {
 	CONFORM_PF_FULL = 0, /* every key the EHR can satisfy */
 	CONFORM_PF_PARTIAL,  /* only the first key */
 	CONFORM_PF_NONE,     /* no prefetch member at all */
-	CONFORM_PF_NULL,     /* every key but the first (the Patient read, normally) is null */
-	CONFORM_PF_OUTCOME,  /* the second key is an OperationOutcome */
+	CONFORM_PF_NULL,     /* every key but the first (the Patient read, normally) is null;
+				the only key when there is one */
+	CONFORM_PF_OUTCOME,  /* the second key (the only one when there is one) is an OperationOutcome */
 	CONFORM_PF_PAGED,    /* searches return their first page only, with a next link */
 	CONFORM_PF_QUIRK,    /* keys whose query failed or returned nothing are omitted (sandbox) */
 };
