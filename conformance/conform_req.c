@@ -81,6 +81,16 @@ fail:
 	return NULL;
 }
 
+/* cJSON_ReplaceItemViaPointer keeps no member name: give the replacement the old one. */
+static void replace(cJSON *parent, cJSON *item, cJSON *rep)
+{
+	if (item->string && cJSON_IsObject(parent)) {
+		rep->string = xstrdup(item->string);
+		rep->type &= ~cJSON_StringIsConst;
+	}
+	cJSON_ReplaceItemViaPointer(parent, item, rep);
+}
+
 static void fill(cJSON *node, const struct conform_hook_vars *v)
 {
 	cJSON *c = node->child, *next;
@@ -92,7 +102,7 @@ static void fill(cJSON *node, const struct conform_hook_vars *v)
 
 			if (strcmp(c->valuestring, "{{fhirAuthorization}}") == 0) {
 				if (v->fhir_authorization)
-					cJSON_ReplaceItemViaPointer(node, c, cJSON_Duplicate(v->fhir_authorization, 1));
+					replace(node, c, cJSON_Duplicate(v->fhir_authorization, 1));
 				else
 					cJSON_Delete(cJSON_DetachItemViaPointer(node, c));
 				continue;
@@ -102,7 +112,7 @@ static void fill(cJSON *node, const struct conform_hook_vars *v)
 				cJSON_Delete(cJSON_DetachItemViaPointer(node, c));
 				continue;
 			}
-			cJSON_ReplaceItemViaPointer(node, c, cJSON_CreateString(n));
+			replace(node, c, cJSON_CreateString(n));
 			free(n);
 		} else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
 			fill(c, v);

@@ -121,7 +121,21 @@ struct xres {
 	char rid[16];
 	struct conform_http_resp rs;
 	cJSON *json;
+	char snippet[200]; /* start of an error body, as evidence */
 };
+
+/* The start of an error response body (services put the reason there), single line. */
+static void body_snippet(const struct conform_http_resp *rs, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (rs->status < 400 || rs->body == NULL)
+		return;
+	for (const char *p = rs->body; *p && n + 1 < cap; p++)
+		out[n++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+	out[n] = '\0';
+}
 
 static void xres_fini(struct xres *x)
 {
@@ -163,6 +177,7 @@ static void send_call(struct ctx *c, const char *rid, const char *method, const 
 	conform_net_do(c->net, &rq, &x->rs);
 	conform_ehr_set_current(c->ehr, NULL);
 	record_exchange(c, rid, method, url, service, hook, variant, &x->rs);
+	body_snippet(&x->rs, x->snippet, sizeof(x->snippet));
 	if (x->rs.status > 0 && x->rs.body_len > 0) {
 		struct json_limits lim = {.max_bytes = 4u << 20, .max_depth = 64};
 		struct err e = {0};
@@ -191,8 +206,17 @@ static void send_signed(struct ctx *c, const char *rid, const char *method, cons
 static struct conform_evidence ev_of(const char *rid, const struct conform_http_resp *rs, const char *service,
 				     const char *hook, const char *variant)
 {
+	/* error bodies as evidence; a few rotating slots suffice: findings copy the text at once */
+	static char slots[8][200];
+	static unsigned slot;
 	struct conform_evidence e = CONFORM_EVIDENCE_NONE;
 
+	if (rs && rs->status >= 400 && rs->body_len) {
+		char *b = slots[slot++ % 8];
+
+		body_snippet(rs, b, sizeof(slots[0]));
+		e.value = b;
+	}
 	e.rid = rid;
 	e.http_status = rs ? rs->status : 0;
 	e.elapsed_ms = rs ? rs->ms : -1;
