@@ -81,7 +81,7 @@ struct conform_finding {
 	unsigned count; /* identical findings are merged; this counts them */
 };
 
-#define CONFORM_FINDINGS_KEPT 40 /* distinct findings stored per check; more are only counted */
+#define CONFORM_FINDINGS_KEPT 200/* distinct findings stored per check; more are only counted */
 
 struct conform_result {
 	const struct conform_check_def *def;

@@ -295,7 +295,7 @@ int conform_report_json(const struct conform_run *r, struct buf *out)
 		{
 			cJSON *counts = cJSON_AddArrayToObject(h, "counts");
 
-			for (size_t b = 0; b < CONFORM_HIST_BINS; b++)
+			for (size_t b = 0; b < l->sum.bins; b++)
 				cJSON_AddItemToArray(counts, cJSON_CreateNumber((double)l->sum.hist[b]));
 		}
 		{
@@ -561,6 +561,76 @@ static void html_finding(struct w *w, const struct conform_finding *f)
 	wf(w, "</li>\n");
 }
 
+/* Findings that say the same thing at the same place, grouped for a human reader. */
+static bool same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static void html_grouped(struct w *w, const struct conform_result *x)
+{
+	bool *done = xcalloc(x->n_findings ? x->n_findings : 1, sizeof(*done));
+
+	for (size_t k = 0; k < x->n_findings; k++) {
+		const struct conform_finding *f = &x->findings[k];
+		unsigned total = 0;
+		size_t where = 0;
+
+		if (done[k])
+			continue;
+		wf(w, "<li>");
+		we(w, f->msg);
+		if (f->pointer) {
+			wf(w, " &middot; at <code>");
+			we(w, f->pointer);
+			wf(w, "</code>");
+		}
+		if (f->value) {
+			wf(w, " = <code>");
+			we(w, f->value);
+			wf(w, "</code>");
+		}
+		wf(w, "<br><span class=\"meta\">");
+		for (size_t j = k; j < x->n_findings; j++) {
+			const struct conform_finding *g = &x->findings[j];
+
+			if (done[j] || strcmp(g->msg, f->msg) || !same_text(g->pointer, f->pointer) || !same_text(g->value, f->value))
+				continue;
+			done[j] = true;
+			total += g->count;
+			if (where++ < 6) {
+				wf(w, "%s", where > 1 ? "; " : "");
+				if (g->service || g->hook) {
+					we(w, g->service ? g->service : "");
+					wf(w, "%s", g->service && g->hook ? "/" : "");
+					we(w, g->hook ? g->hook : "");
+				}
+				if (g->variant) {
+					wf(w, " ");
+					we(w, g->variant);
+				}
+				if (g->rid) {
+					wf(w, " (request ");
+					we(w, g->rid);
+					if (g->http_status > 0)
+						wf(w, ", HTTP %d", g->http_status);
+					else if (g->http_status < 0)
+						wf(w, ", no answer");
+					if (g->elapsed_ms >= 0)
+						wf(w, ", %.1f ms", g->elapsed_ms);
+					wf(w, ")");
+				} else if (g->elapsed_ms >= 0) {
+					wf(w, " (%.1f ms)", g->elapsed_ms);
+				}
+			}
+		}
+		if (where > 6)
+			wf(w, "; and %zu more", where - 6);
+		wf(w, " &middot; seen %u time%s</span></li>\n", total, total == 1 ? "" : "s");
+	}
+	free(done);
+}
+
 static void html_check(struct w *w, const struct conform_result *x)
 {
 	wf(w, "<div class=\"check%s\" id=\"%s\">\n<h3>", x->status == CONFORM_WARN ? " warn" : "", x->def->id);
@@ -580,11 +650,13 @@ static void html_check(struct w *w, const struct conform_result *x)
 		wf(w, "</div>\n");
 	}
 	wf(w, "<div><b>What we saw:</b></div>\n<ul class=\"ev\">\n");
-	for (size_t k = 0; k < x->n_findings; k++)
-		html_finding(w, &x->findings[k]);
+	html_grouped(w, x);
 	if (x->dropped)
 		wf(w, "<li>&hellip; and %zu more (see report.json)</li>\n", x->dropped);
-	wf(w, "</ul>\n<div class=\"fix\"><b>How to fix:</b> ");
+	wf(w, "</ul>\n<details><summary class=\"meta\">Every occurrence (%zu)</summary><ul class=\"ev\">\n", x->n_findings);
+	for (size_t k = 0; k < x->n_findings; k++)
+		html_finding(w, &x->findings[k]);
+	wf(w, "</ul></details>\n<div class=\"fix\"><b>How to fix:</b> ");
 	we(w, x->def->fix);
 	wf(w, "</div>\n</div>\n");
 }
@@ -599,17 +671,22 @@ static void html_latency_svg(struct w *w, const struct conform_lat_series *l, un
 {
 	const double W = 640, H = 150, L = 44, B = 24;
 	const struct conform_latency *s = &l->sum;
-	double top = s->bin_ms * CONFORM_HIST_BINS, maxc = 1, budget_top;
+	size_t bins = s->bins ? s->bins : 1;
+	double top = s->bin_ms * (double)bins, maxc = 1, budget_top, last_label = -100;
+	const struct {
+		const char *n;
+		double v;
+	} mk[] = {{"p50", s->p50}, {"p95", s->p95}, {"p99", s->p99}, {"max", s->max}};
 
-	for (size_t b = 0; b < CONFORM_HIST_BINS; b++)
+	for (size_t b = 0; b < bins; b++)
 		if ((double)s->hist[b] > maxc)
 			maxc = (double)s->hist[b];
 	wf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"latency histogram\">\n",
 	   W + L + 10, H + B + 10);
 	wf(w, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#98a2b3\"/>\n", L, H, L + W, H);
 	wf(w, "<line x1=\"%.0f\" y1=\"0\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#98a2b3\"/>\n", L, L, H);
-	for (size_t b = 0; b < CONFORM_HIST_BINS; b++) {
-		double bw = W / CONFORM_HIST_BINS, h = (double)s->hist[b] / maxc * (H - 10);
+	for (size_t b = 0; b < bins; b++) {
+		double bw = W / (double)bins, h = (double)s->hist[b] / maxc * (H - 10);
 
 		if (s->hist[b] == 0)
 			continue;
@@ -619,7 +696,8 @@ static void html_latency_svg(struct w *w, const struct conform_lat_series *l, un
 	for (int t = 0; t <= 4; t++) {
 		double ms = top * t / 4;
 
-		wf(w, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.4g ms</text>\n", L + scale_x(ms, top, W), H + 16, ms);
+		wf(w, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"%s\">%.4g ms</text>\n", L + scale_x(ms, top, W), H + 16,
+		   t == 0 ? "start" : t == 4 ? "end" : "middle", ms);
 	}
 	wf(w, "<text x=\"%.0f\" y=\"10\" text-anchor=\"end\">%.0f</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">0</text>\n",
 	   L - 4, maxc, L - 4, H);
@@ -629,36 +707,35 @@ static void html_latency_svg(struct w *w, const struct conform_lat_series *l, un
 		   L + scale_x(500, top, W), L + scale_x(500, top, W), H, L + scale_x(500, top, W) + 3);
 	if (deadline <= top)
 		wf(w, "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#b42318\" stroke-width=\"2\"/>"
-		      "<text x=\"%.1f\" y=\"22\">deadline %u ms</text>\n",
+		      "<text x=\"%.1f\" y=\"24\">deadline %u ms</text>\n",
 		   L + scale_x(deadline, top, W), L + scale_x(deadline, top, W), H, L + scale_x(deadline, top, W) + 3, deadline);
 	wf(w, "</svg>\n");
-	/* budget bar: 0 .. max(deadline, max) */
-	budget_top = (double)deadline > s->max ? (double)deadline : s->max;
-	budget_top *= 1.05;
-	wf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"46\" role=\"img\" aria-label=\"latency against the deadline\">\n",
+	if (500 > top || deadline > top)
+		wf(w, "<div class=\"meta\">Calls per %.3g ms bin. The %s%s far to the right of this chart.</div>\n", s->bin_ms,
+		   500 > top ? "500 ms guideline" : "", deadline > top ? (500 > top ? " and the deadline are" : "deadline is") : " is");
+	/* budget bar: 0 .. max(deadline, max) with the guideline and deadline zones */
+	budget_top = ((double)deadline > s->max ? (double)deadline : s->max) * 1.05;
+	wf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"50\" role=\"img\" aria-label=\"latency against the deadline\">\n",
 	   W + L + 10);
-	wf(w, "<rect x=\"%.0f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#dcfae6\"/>\n", L, scale_x(fmin(500, budget_top), budget_top, W));
+	wf(w, "<rect x=\"%.0f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#abefc6\"/>\n", L, scale_x(fmin(500, budget_top), budget_top, W));
 	if (deadline > 500)
-		wf(w, "<rect x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#fef0c7\"/>\n", L + scale_x(500, budget_top, W),
+		wf(w, "<rect x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#fedf89\"/>\n", L + scale_x(500, budget_top, W),
 		   scale_x(deadline - 500.0, budget_top, W));
-	wf(w, "<rect x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#fee4e2\"/>\n", L + scale_x(deadline, budget_top, W),
+	wf(w, "<rect x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"14\" fill=\"#fda29b\"/>\n", L + scale_x(deadline, budget_top, W),
 	   W - scale_x(deadline, budget_top, W));
-	{
-		const struct {
-			const char *n;
-			double v;
-		} mk[] = {{"p50", s->p50}, {"p95", s->p95}, {"p99", s->p99}, {"max", s->max}};
+	for (size_t i = 0; i < 4; i++) {
+		double x = L + scale_x(mk[i].v, budget_top, W);
 
-		for (size_t i = 0; i < 4; i++) {
-			double x = L + scale_x(mk[i].v, budget_top, W);
-
-			wf(w, "<line x1=\"%.1f\" y1=\"4\" x2=\"%.1f\" y2=\"26\" stroke=\"#101828\"/>"
-			      "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-			   x, x, x, i % 2 ? 44 : 36, mk[i].n);
+		wf(w, "<line x1=\"%.1f\" y1=\"4\" x2=\"%.1f\" y2=\"26\" stroke=\"#101828\" stroke-width=\"1.5\"/>\n", x, x);
+		if (x - last_label >= 30) {
+			wf(w, "<text x=\"%.1f\" y=\"38\" text-anchor=\"middle\">%s</text>\n", x, mk[i].n);
+			last_label = x;
 		}
 	}
-	wf(w, "<text x=\"%.1f\" y=\"20\" text-anchor=\"end\">deadline</text>\n", L + scale_x(deadline, budget_top, W) - 2);
-	wf(w, "</svg>\n");
+	wf(w, "<text x=\"%.1f\" y=\"19\" text-anchor=\"end\">deadline</text>\n", L + scale_x(deadline, budget_top, W) - 3);
+	wf(w, "</svg>\n<div class=\"meta\">p50 %.1f ms &middot; p95 %.1f ms &middot; p99 %.1f ms &middot; max %.1f ms; "
+	      "green: within 500 ms, amber: within the deadline, red: the EHR has stopped waiting.</div>\n",
+	   s->p50, s->p95, s->p99, s->max);
 }
 
 int conform_report_html(const struct conform_run *r, struct buf *out)

@@ -99,10 +99,15 @@ void conform_latency_summarise(const struct conform_samples *s, double scale_hin
 	}
 	top = o->max > scale_hint_ms ? o->max : scale_hint_ms;
 	o->bin_ms = nice_width(top * 1.05);
+	o->bins = (size_t)ceil(top * 1.05 / o->bin_ms);
+	if (o->bins < 1)
+		o->bins = 1;
+	if (o->bins > CONFORM_HIST_BINS)
+		o->bins = CONFORM_HIST_BINS;
 	for (size_t i = 0; i < s->n; i++) {
 		size_t b = (size_t)(c[i] / o->bin_ms);
 
-		o->hist[b < CONFORM_HIST_BINS ? b : CONFORM_HIST_BINS - 1]++;
+		o->hist[b < o->bins ? b : o->bins - 1]++;
 	}
 	free(c);
 }

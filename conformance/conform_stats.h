@@ -17,6 +17,7 @@ struct conform_latency {
 	size_t n, errors;
 	double min, p50, p95, p99, max, mean;
 	double bin_ms;                  /* width of one histogram bin */
+	size_t bins;                    /* bins covering the range (<= CONFORM_HIST_BINS) */
 	size_t hist[CONFORM_HIST_BINS]; /* the last bin also holds everything beyond */
 };
 
