@@ -119,14 +119,27 @@ static void lint_query(const char *q, struct conform_lint *out, size_t max, size
 	}
 }
 
+static bool has_scheme(const char *s)
+{
+	const char *p = s;
+
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+	       *p == '.')
+		p++;
+	return *p == ':';
+}
+
 size_t conform_prefetch_lint(const char *hook, const char *tmpl, struct conform_lint *out, size_t max)
 {
 	size_t n = 0;
 	const char *p = tmpl, *q;
 	bool balanced = true;
 
-	/* check 15: relative URL */
-	if (strstr(tmpl, "://") || tmpl[0] == '/')
+	/* check 15: relative URL (RFC 3986 §4.2: no scheme, not an absolute path); query values may
+	 * hold URLs (code=http://loinc.org|...), so only the start of the template counts */
+	if (has_scheme(tmpl) || tmpl[0] == '/')
 		lint_add(out, max, &n, "CDS-PREF-015", CDS_SHOULD, "template is not a relative FHIR URL");
 	/* checks 11-13: every token */
 	while ((q = strstr(p, "{{")) != NULL) {

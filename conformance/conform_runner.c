@@ -68,6 +68,8 @@ struct ctx {
 	struct pair *pairs;
 	size_t n_pairs;
 	const char *septic, *healthy, *nodata; /* fixture patient ids by profile */
+	char last_answered[16];                /* the last exchange that got an HTTP answer */
+	bool silence_noted;
 };
 
 static bool want(const struct ctx *c, enum conform_group g)
@@ -101,6 +103,17 @@ static void record_exchange(struct ctx *c, const char *rid, const char *method, 
 	x->status = rs->status;
 	x->ms = rs->ms;
 	x->error = rs->error ? xstrdup(rs->error) : NULL;
+	if (rs->status > 0) {
+		snprintf(c->last_answered, sizeof(c->last_answered), "%s", rid);
+	} else if (r->reachable && !c->silence_noted && !rs->timed_out) {
+		/* a target that answered before and now refuses connections has most likely crashed:
+		 * say so once, so the failures that follow are read as one cause */
+		c->silence_noted = true;
+		conform_run_note(r, "The target stopped answering at request %s (%s %s, variant %s) after answering request %s; "
+				    "later failures with 'no answer' follow from that (did it crash?).",
+				 rid, service ? service : "-", hook ? hook : "-", variant ? variant : "-",
+				 c->last_answered[0] ? c->last_answered : "-");
+	}
 	/* PHI-safe: ids, status, durations only (lib/log.h) */
 	log_event(LOGL_DEBUG, rid, "exchange", "method=%s status=%d ms=%lld service=%s hook=%s variant=%s", method,
 		  rs->status, (long long)rs->ms, service ? service : "-", hook ? hook : "-", variant ? variant : "-");
