@@ -443,10 +443,38 @@ static void judge_response(struct ctx *c, const struct pair *p, const char *rid,
 				continue; /* a card removed for a card-rule defect: already reported */
 			e2.pointer = st->v[i].pointer;
 			e2.value = val;
-			conform_fail(c->res, st->v[i].rule, &e2, "%s",
-				     !strcmp(st->v[i].rule, "POLICY-LINK-SMART")        ? "SMART link to an app the site has not approved"
-				     : !strcmp(st->v[i].rule, "POLICY-LINK-APPCONTEXT") ? "appContext on a link; this EHR does not support it"
-											: "action on a resource type the site has not approved");
+			if (!strncmp(st->v[i].rule, "POLICY-ACTION-", 14)) {
+				/* name what the suggestion (or system action) would do, e.g. "create MedicationRequest" */
+				char what[160] = "";
+				const cJSON *a, *acts = json_arr(v, "actions");
+				size_t o = 0;
+
+				cJSON_ArrayForEach(a, acts) {
+					const char *rt = json_str(json_obj(a, "resource"), "resourceType");
+					const char *ref = json_str(a, "resourceId"), *ty = json_str(a, "type");
+					char type[64];
+
+					if (rt)
+						snprintf(type, sizeof(type), "%s", rt);
+					else if (ref && strchr(ref, '/'))
+						snprintf(type, sizeof(type), "%.*s", (int)(strchr(ref, '/') - ref), ref);
+					else
+						snprintf(type, sizeof(type), "?");
+					if (o < sizeof(what))
+						o += (size_t)snprintf(what + o, sizeof(what) - o, "%s%s %s", o ? ", " : "", ty ? ty : "?", type);
+				}
+				if (acts == NULL && json_str(v, "type")) {
+					const char *rt = json_str(json_obj(v, "resource"), "resourceType");
+
+					snprintf(what, sizeof(what), "%s %s", json_str(v, "type"), rt ? rt : "?");
+				}
+				conform_fail(c->res, st->v[i].rule, &e2, "%s: not approved by the site for this service",
+					     what[0] ? what : "an action");
+			} else {
+				conform_fail(c->res, st->v[i].rule, &e2, "%s",
+					     !strcmp(st->v[i].rule, "POLICY-LINK-SMART") ? "SMART link to an app the site has not approved"
+											 : "appContext on a link; this EHR does not support it");
+			}
 			free(val);
 		}
 	}
