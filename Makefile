@@ -122,9 +122,16 @@ bench: deps
 	@$(MAKE) --no-print-directory programs
 	@ci/bench
 
+phi-eval: deps
+	@$(MAKE) --no-print-directory programs
+	@ci/phi-eval
+
+# The product; test, demo and bench tools (ehrgate-refsvc, ehrgate-phi-gen, ehrgate-bench-*) stay in bin/.
+INSTALL_PROGRAMS := ehrgate-sidecar ehrgate-audit ehrgate-conform ehrgate-phi
+
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ehrgate/policies $(DESTDIR)$(PREFIX)/share/doc/ehrgate
-	install -m 0755 $(addprefix $(BIN)/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(addprefix $(BIN)/,$(INSTALL_PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 policies/sites/*.yaml $(DESTDIR)$(PREFIX)/share/ehrgate/policies/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ehrgate/
 

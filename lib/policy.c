@@ -132,7 +132,7 @@ static const struct keyspec k_ingress[] = {
 static const struct keyspec k_tls[] = {{"cert", true}, {"key", true}, {NULL, false}};
 static const struct keyspec k_client[] = {
 	{"iss", true}, {"jwks_file", false}, {"jwks_url", false}, {"jku_allow", false},
-	{"algorithms", false}, {"max_token_lifetime_s", false}, {NULL, false},
+	{"algorithms", false}, {"max_token_lifetime_s", false}, {"jwks_refresh_min_s", false}, {NULL, false},
 };
 static const struct keyspec k_admin[] = {{"listen", true}, {NULL, false}};
 static const struct keyspec k_service[] = {
@@ -150,7 +150,7 @@ static const struct keyspec k_fhir[] = {
 	{"timeout_ms", false}, {NULL, false},
 };
 static const struct keyspec k_fhir_write[] = {{"type", true}, {"approval", true}, {NULL, false}};
-static const struct keyspec k_egress[] = {{"listen", true}, {"routes", false}, {NULL, false}};
+static const struct keyspec k_egress[] = {{"listen", true}, {"routes", false}, {"ca_file", false}, {NULL, false}};
 static const struct keyspec k_route[] = {
 	{"name", true}, {"url", true}, {"baa", true}, {"phi", true}, {"approval", false},
 	{"methods", false}, {"max_body_bytes", false}, {"timeout_ms", false}, {NULL, false},
@@ -1257,6 +1257,7 @@ static void load_client(struct ld *l, const struct yamlx_node *c, const char *cp
 	int64_t v;
 
 	out->max_token_lifetime_s = 300;
+	out->jwks_refresh_min_s = 60;
 	out->algs = POLICY_ALG_ES384 | POLICY_ALG_RS384;
 	if (!check_map(l, c, cp, k_client))
 		return;
@@ -1287,6 +1288,8 @@ static void load_client(struct ld *l, const struct yamlx_node *c, const char *cp
 	/* research/cds-hooks.md check 35: lifetime is policy; above an hour is refused. */
 	if (get_int(l, c, cp, "max_token_lifetime_s", 1, 3600, &v))
 		out->max_token_lifetime_s = (unsigned)v;
+	if (get_int(l, c, cp, "jwks_refresh_min_s", 1, 86400, &v))
+		out->jwks_refresh_min_s = (unsigned)v;
 }
 
 static void load_ingress(struct ld *l, const struct yamlx_node *root)
@@ -1569,6 +1572,12 @@ static void load_egress(struct ld *l, const struct yamlx_node *root, const struc
 	if (get_listen(l, eg, "egress", "listen", &p->egress.listen) && !p->egress.listen.loopback)
 		/* DESIGN.md §3.1: the AI service calls egress in plain HTTP on loopback only. */
 		err_node(l, ln, "egress.listen", "must be a loopback address (127.0.0.0/8, [::1] or localhost): the AI service talks to egress in plain HTTP");
+	{
+		/* trust store for TLS to the destinations (default: the system store) */
+		const struct yamlx_node *cn = get_path(l, eg, "egress", "ca_file", false, &p->egress.ca_file);
+
+		check_file(l, cn, "egress.ca_file", p->egress.ca_file, false);
+	}
 	rs = field(l, eg, "egress", "routes", false, "a list");
 	if (rs && rs->kind != YAMLX_SEQ) {
 		err_node(l, rs, "egress.routes", "expected a list, got %s", yamlx_kind_name(rs));

@@ -76,6 +76,7 @@ struct policy_client {
 	struct policy_strlist jku_allow;
 	unsigned algs; /* POLICY_ALG_* bitmask, never 0 */
 	unsigned max_token_lifetime_s;
+	unsigned jwks_refresh_min_s; /* jwks_url: refetch on an unknown kid at most this often (60) */
 };
 
 struct policy_service {
@@ -144,6 +145,7 @@ struct policy {
 		struct policy_addr listen;
 		const struct policy_route *routes; /* includes the "fhir" route when fhir.enabled */
 		size_t n_routes;
+		const char *ca_file; /* absolute path of a PEM trust store, or NULL = system store */
 	} egress;
 	struct {
 		struct policy_strlist mrn_patterns, member_id_patterns; /* compile with Vectorscan */

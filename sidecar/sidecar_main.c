@@ -1,6 +1,6 @@
 /* ehrgate-sidecar — command line. `--check POLICY` lints a site policy (DESIGN.md §4: exit 0
- * OK, 2 errors); `--site POLICY` loads the policy and will run the ingress, egress and admin
- * listeners (not built yet: it exits 2 after a successful load).
+ * OK, 2 errors); `--site POLICY` loads the policy and runs the ingress, egress and admin
+ * listeners (sidecar/serve.c) until SIGTERM.
  *
  * Output of --check: every diagnostic on stderr, one per line, in file order (errors as
  * `file:line:col: key.path: message`, then `warning: ...` for expired or not-yet-active
@@ -14,12 +14,16 @@
 #include "lib/clock.h"
 #include "lib/policy.h"
 #include "lib/usage.h"
+#include "sidecar/serve.h"
 
 static const char usage[] =
-	"usage: ehrgate-sidecar --site POLICY\n"
+	"usage: ehrgate-sidecar --site POLICY [--ready-file PATH] [--workers N]\n"
 	"       ehrgate-sidecar --check POLICY [--today YYYY-MM-DD]\n"
 	"\n"
-	"  --site POLICY        run the sidecar for the site policy (YAML, docs/policy.md)\n"
+	"  --site POLICY        run the sidecar for the site policy (YAML, docs/policy.md);\n"
+	"                       SIGHUP reloads the policy, SIGTERM drains and exits\n"
+	"  --ready-file PATH    with --site: write {\"pid\",\"ingress\",\"admin\"} ports here once listening\n"
+	"  --workers N          with --site: worker threads (default: ingress.workers, else cores)\n"
 	"  --check POLICY       validate the policy and every file it references; print each\n"
 	"                       problem as file:line:col: key.path: message; exit 0 when valid,\n"
 	"                       2 when not\n"
@@ -31,7 +35,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	const char *check = NULL, *site = NULL, *today_s = NULL;
+	const char *check = NULL, *site = NULL, *today_s = NULL, *ready = NULL, *workers_s = NULL;
+	struct serve_opts so = {0};
 	struct policy_load_opts opts = {0};
 	struct policy_diag diag;
 	struct policy *p = NULL;
@@ -48,6 +53,10 @@ int main(int argc, char **argv)
 			slot = &site;
 		else if (strcmp(argv[i], "--today") == 0)
 			slot = &today_s;
+		else if (strcmp(argv[i], "--ready-file") == 0)
+			slot = &ready;
+		else if (strcmp(argv[i], "--workers") == 0)
+			slot = &workers_s;
 		else
 			usage_fail(PROG, "unknown argument '%s'", argv[i]);
 		if (i + 1 >= argc)
@@ -58,6 +67,16 @@ int main(int argc, char **argv)
 	}
 	if ((check == NULL) == (site == NULL))
 		usage_fail(PROG, "give exactly one of --check POLICY or --site POLICY");
+	if ((ready || workers_s) && site == NULL)
+		usage_fail(PROG, "--ready-file and --workers only apply to --site");
+	if (workers_s) {
+		char *end;
+		unsigned long n = strtoul(workers_s, &end, 10);
+
+		if (*end || n < 1 || n > 256)
+			usage_fail(PROG, "--workers: expected a number from 1 to 256");
+		so.workers = (unsigned)n;
+	}
 	if (today_s) {
 		if (check == NULL)
 			usage_fail(PROG, "--today only applies to --check");
@@ -79,8 +98,7 @@ int main(int argc, char **argv)
 		policy_unref(p);
 		return 0;
 	}
-	/* The proxy (ingress/egress/admin listeners) is the lead's part of the foundation issue. */
-	fprintf(stderr, "%s: ingress not built yet\n", PROG);
-	policy_unref(p);
-	return EXIT_USAGE;
+	so.policy_path = site;
+	so.ready_file = ready;
+	return serve_run(p, &so);
 }

@@ -1,0 +1,632 @@
+/* phi_decode — turns a raw body (JSON, form, text) into the PHI scanner's scan text.
+ *
+ * Owns the decode buffers inside struct phi_dec (scan text, run map, segments); they are
+ * reused across scans by one scratch. research/phi.md §4.2 item 3: "walk JSON string values
+ * (and keys), undo JSON escapes, URL-encoding ... keep an offset map back to raw bytes ...
+ * also scan numeric JSON values as digit strings". JSON is tokenised by hand in one pass (no
+ * tree, no allocation per value) and validated strictly enough (RFC 8259 §2–§7) that a body
+ * which is not JSON falls back to plain text instead of being half-scanned.
+ *
+ * Unicode normalisation in the scan text (research/phi.md §5.3 item 3, look-alikes and
+ * zero-width characters): no-break and other spaces become ' ', Unicode dashes '-',
+ * full-width digits/letters/@/. their ASCII forms, curly apostrophes '\'', and zero-width
+ * characters and soft hyphens are dropped — so "123\u200b-45-6789" is still an SSN.
+ */
+#include "sidecar/phi_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+
+#define DEC_MAX_DEPTH 512
+
+void phi_dec_fini(struct phi_dec *d)
+{
+	free(d->t);
+	free(d->runs);
+	free(d->segs);
+	memset(d, 0, sizeof(*d));
+}
+
+static void dec_reserve_t(struct phi_dec *d, size_t extra)
+{
+	size_t need = d->n + extra;
+
+	if (need <= d->cap)
+		return;
+	size_t ncap = d->cap ? d->cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	d->t = xrealloc(d->t, ncap);
+	d->cap = ncap;
+}
+
+static void push_run(struct phi_dec *d, size_t dd, size_t r, size_t dlen, size_t rlen)
+{
+	if (d->nruns == d->cruns) {
+		d->cruns = d->cruns ? d->cruns * 2 : 256;
+		d->runs = xrealloc(d->runs, d->cruns * sizeof(*d->runs));
+	}
+	d->runs[d->nruns++] = (struct phi_run){(uint32_t)dd, (uint32_t)r, (uint32_t)dlen, (uint32_t)rlen};
+}
+
+/* Copy raw[r, r+len) verbatim, extending the previous linear run when contiguous. */
+static void emit_lin(struct phi_dec *d, const char *raw, size_t r, size_t len)
+{
+	struct phi_run *last;
+
+	if (len == 0)
+		return;
+	dec_reserve_t(d, len);
+	memcpy(d->t + d->n, raw + r, len);
+	last = d->nruns ? &d->runs[d->nruns - 1] : NULL;
+	if (last && last->dlen == last->rlen && last->d + last->dlen == d->n &&
+	    last->r + last->rlen == r) {
+		last->dlen += (uint32_t)len;
+		last->rlen += (uint32_t)len;
+	} else {
+		push_run(d, d->n, r, len, len);
+	}
+	d->n += len;
+}
+
+/* Emit bytes standing for raw[r, r+rlen) as one atomic run (blen may be 0: dropped). */
+static void emit_atomic(struct phi_dec *d, size_t r, size_t rlen, const char *bytes, size_t blen)
+{
+	if (blen == 0)
+		return;
+	dec_reserve_t(d, blen);
+	memcpy(d->t + d->n, bytes, blen);
+	push_run(d, d->n, r, blen, rlen);
+	d->n += blen;
+}
+
+static void emit_sep(struct phi_dec *d)
+{
+	dec_reserve_t(d, 1);
+	d->t[d->n++] = '\n';
+}
+
+static size_t push_seg(struct phi_dec *d, size_t d0, size_t r0, size_t r1, int kind, long key)
+{
+	if (d->nsegs == d->csegs) {
+		d->csegs = d->csegs ? d->csegs * 2 : 64;
+		d->segs = xrealloc(d->segs, d->csegs * sizeof(*d->segs));
+	}
+	d->segs[d->nsegs] = (struct phi_seg){(uint32_t)d0, (uint32_t)d->n, (uint32_t)r0, (uint32_t)r1,
+					     (int32_t)key, (uint8_t)kind};
+	return d->nsegs++;
+}
+
+int phi_norm_cp(uint32_t cp, char out[4])
+{
+	if (cp == 0x00a0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+	    cp == 0x3000) {
+		out[0] = ' ';
+		return 1;
+	}
+	if ((cp >= 0x200b && cp <= 0x200d) || cp == 0x2060 || cp == 0xfeff || cp == 0x00ad)
+		return 0;
+	if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212 || cp == 0xfe63 || cp == 0xff0d) {
+		out[0] = '-';
+		return 1;
+	}
+	if (cp == 0x2018 || cp == 0x2019 || cp == 0x02bc) {
+		out[0] = '\'';
+		return 1;
+	}
+	if (cp >= 0xff10 && cp <= 0xff19) {
+		out[0] = (char)('0' + (cp - 0xff10));
+		return 1;
+	}
+	if (cp >= 0xff21 && cp <= 0xff3a) {
+		out[0] = (char)('A' + (cp - 0xff21));
+		return 1;
+	}
+	if (cp >= 0xff41 && cp <= 0xff5a) {
+		out[0] = (char)('a' + (cp - 0xff41));
+		return 1;
+	}
+	if (cp == 0xff20 || cp == 0xfe6b) {
+		out[0] = '@';
+		return 1;
+	}
+	if (cp == 0xff0e || cp == 0x2024) {
+		out[0] = '.';
+		return 1;
+	}
+	return -1;
+}
+
+/* Decode one UTF-8 sequence at p[0..n); returns its length (0 if invalid) and *cp. */
+static size_t utf8_dec(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	unsigned char c = p[0];
+	size_t k, len;
+	uint32_t v;
+
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0) {
+		len = 2;
+		v = c & 0x1f;
+	} else if (c < 0xf0) {
+		len = 3;
+		v = c & 0x0f;
+	} else if (c < 0xf5) {
+		len = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[k] & 0x3f);
+	}
+	*cp = v;
+	return len;
+}
+
+static size_t utf8_enc(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* A non-ASCII byte at raw[i]: emit it normalised or verbatim; returns raw bytes consumed. */
+static size_t emit_high(struct phi_dec *d, const char *raw, size_t i, size_t end)
+{
+	uint32_t cp;
+	char rep[4];
+	size_t l = utf8_dec((const unsigned char *)raw + i, end - i, &cp);
+	int k;
+
+	if (l == 0) {
+		emit_lin(d, raw, i, 1);
+		return 1;
+	}
+	k = phi_norm_cp(cp, rep);
+	if (k < 0)
+		emit_lin(d, raw, i, l);
+	else
+		emit_atomic(d, i, l, rep, (size_t)k);
+	return l;
+}
+
+/* Text between raw[a, b): verbatim except normalised non-ASCII. */
+static void emit_text(struct phi_dec *d, const char *raw, size_t a, size_t b)
+{
+	size_t i = a, start = a;
+
+	while (i < b) {
+		if ((unsigned char)raw[i] < 0x80) {
+			i++;
+			continue;
+		}
+		emit_lin(d, raw, start, i - start);
+		i += emit_high(d, raw, i, b);
+		start = i;
+	}
+	emit_lin(d, raw, start, i - start);
+}
+
+static void dec_reset(struct phi_dec *d)
+{
+	d->n = 0;
+	d->nruns = 0;
+	d->nsegs = 0;
+}
+
+static void decode_text(struct phi_dec *d, const char *raw, size_t len)
+{
+	dec_reset(d);
+	d->kind = PHI_BODY_TEXT;
+	dec_reserve_t(d, len + 1);
+	emit_text(d, raw, 0, len);
+	push_seg(d, 0, 0, len, PHI_SEG_TEXT, -1);
+	emit_sep(d);
+}
+
+/* --- JSON ------------------------------------------------------------------------------------ */
+
+static inline bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int hex4(const char *p, uint32_t *v)
+{
+	uint32_t x = 0;
+
+	for (int k = 0; k < 4; k++) {
+		char c = p[k];
+		x <<= 4;
+		if (c >= '0' && c <= '9')
+			x |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			x |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			x |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*v = x;
+	return 0;
+}
+
+/* String starting at raw[*pi] == '"'. Emits its decoded content as one segment. */
+static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *pi, int kind, long key,
+		       size_t *seg_out)
+{
+	size_t i = *pi + 1, start, d0 = d->n, r0 = *pi;
+
+	start = i;
+	for (;;) {
+		if (i >= len)
+			return -1;
+		unsigned char c = (unsigned char)raw[i];
+		if (c == '"') {
+			emit_lin(d, raw, start, i - start);
+			i++;
+			break;
+		}
+		if (c < 0x20)
+			return -1; /* RFC 8259 §7: control characters must be escaped */
+		if (c >= 0x80) {
+			emit_lin(d, raw, start, i - start);
+			i += emit_high(d, raw, i, len);
+			start = i;
+			continue;
+		}
+		if (c != '\\') {
+			i++;
+			continue;
+		}
+		emit_lin(d, raw, start, i - start);
+		if (i + 1 >= len)
+			return -1;
+		char e = raw[i + 1], ch;
+		switch (e) {
+		case '"': ch = '"'; break;
+		case '\\': ch = '\\'; break;
+		case '/': ch = '/'; break;
+		case 'b': ch = '\b'; break;
+		case 'f': ch = '\f'; break;
+		case 'n': ch = '\n'; break;
+		case 'r': ch = '\r'; break;
+		case 't': ch = '\t'; break;
+		case 'u': {
+			uint32_t cp, lo;
+			size_t rl = 6;
+			char rep[4];
+			int k;
+
+			if (i + 6 > len || hex4(raw + i + 2, &cp) < 0)
+				return -1;
+			if (cp >= 0xd800 && cp <= 0xdbff && i + 12 <= len && raw[i + 6] == '\\' &&
+			    raw[i + 7] == 'u' && hex4(raw + i + 8, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				rl = 12;
+			} else if (cp >= 0xd800 && cp <= 0xdfff) {
+				cp = 0xfffd; /* lone surrogate */
+			}
+			k = phi_norm_cp(cp, rep);
+			if (k < 0)
+				k = (int)utf8_enc(cp, rep);
+			emit_atomic(d, i, rl, rep, (size_t)k);
+			i += rl;
+			start = i;
+			continue;
+		}
+		default:
+			return -1;
+		}
+		/* A JSON "\n" inside a string is a real newline in the text; keep it a line break
+		 * for the detectors but never let it look like our segment separator run. */
+		emit_atomic(d, i, 2, &ch, 1);
+		i += 2;
+		start = i;
+	}
+	*seg_out = push_seg(d, d0, r0, i, kind, key);
+	emit_sep(d);
+	*pi = i;
+	return 0;
+}
+
+static int json_number(struct phi_dec *d, const char *raw, size_t len, size_t *pi, long key)
+{
+	size_t i = *pi, s = i, d0 = d->n;
+
+	if (raw[i] == '-')
+		i++;
+	if (i >= len)
+		return -1;
+	if (raw[i] == '0') {
+		i++;
+	} else if (raw[i] >= '1' && raw[i] <= '9') {
+		while (i < len && raw[i] >= '0' && raw[i] <= '9')
+			i++;
+	} else {
+		return -1;
+	}
+	if (i < len && raw[i] == '.') {
+		i++;
+		if (i >= len || raw[i] < '0' || raw[i] > '9')
+			return -1;
+		while (i < len && raw[i] >= '0' && raw[i] <= '9')
+			i++;
+	}
+	if (i < len && (raw[i] == 'e' || raw[i] == 'E')) {
+		i++;
+		if (i < len && (raw[i] == '+' || raw[i] == '-'))
+			i++;
+		if (i >= len || raw[i] < '0' || raw[i] > '9')
+			return -1;
+		while (i < len && raw[i] >= '0' && raw[i] <= '9')
+			i++;
+	}
+	emit_lin(d, raw, s, i - s);
+	push_seg(d, d0, s, i, PHI_SEG_NUMBER, key);
+	emit_sep(d);
+	*pi = i;
+	return 0;
+}
+
+static int json_literal(const char *raw, size_t len, size_t *pi)
+{
+	static const char *const lits[] = {"true", "false", "null"};
+
+	for (size_t k = 0; k < 3; k++) {
+		size_t l = strlen(lits[k]);
+		if (len - *pi >= l && memcmp(raw + *pi, lits[k], l) == 0) {
+			*pi += l;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Returns 0 when raw is one complete JSON text, -1 otherwise. */
+static int decode_json(struct phi_dec *d, const char *raw, size_t len)
+{
+	char stack[DEC_MAX_DEPTH];
+	long keystack[DEC_MAX_DEPTH];
+	unsigned depth = 0;
+	size_t i = 0, seg;
+	long cur_key = -1;
+	enum { S_VALUE, S_VALUE_OR_CLOSE, S_KEY, S_KEY_OR_CLOSE, S_COLON, S_AFTER } st = S_VALUE;
+
+	dec_reset(d);
+	d->kind = PHI_BODY_JSON;
+	dec_reserve_t(d, len + 16);
+	for (;;) {
+		while (i < len && is_ws(raw[i]))
+			i++;
+		if (st == S_AFTER && depth == 0)
+			return i == len ? 0 : -1;
+		if (i >= len)
+			return -1;
+		char c = raw[i];
+		switch (st) {
+		case S_VALUE:
+		case S_VALUE_OR_CLOSE: {
+			long vkey = depth && stack[depth - 1] == 'o' ? cur_key : (depth ? keystack[depth - 1] : -1);
+			if (st == S_VALUE_OR_CLOSE && c == ']') {
+				depth--;
+				i++;
+				st = S_AFTER;
+				break;
+			}
+			if (c == '{' || c == '[') {
+				if (depth == DEC_MAX_DEPTH)
+					return -1;
+				keystack[depth] = vkey;
+				stack[depth++] = c == '{' ? 'o' : 'a';
+				i++;
+				st = c == '{' ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
+				break;
+			}
+			if (c == '"') {
+				if (json_string(d, raw, len, &i, PHI_SEG_STRING, vkey, &seg) < 0)
+					return -1;
+			} else if (c == '-' || (c >= '0' && c <= '9')) {
+				if (json_number(d, raw, len, &i, vkey) < 0)
+					return -1;
+			} else if (json_literal(raw, len, &i) < 0) {
+				return -1;
+			}
+			st = S_AFTER;
+			break;
+		}
+		case S_KEY_OR_CLOSE:
+			if (c == '}') {
+				depth--;
+				i++;
+				st = S_AFTER;
+				break;
+			}
+			/* fall through */
+		case S_KEY:
+			if (c != '"' || json_string(d, raw, len, &i, PHI_SEG_KEY, -1, &seg) < 0)
+				return -1;
+			cur_key = (long)seg;
+			st = S_COLON;
+			break;
+		case S_COLON:
+			if (c != ':')
+				return -1;
+			i++;
+			st = S_VALUE;
+			break;
+		case S_AFTER:
+			if (c == ',') {
+				i++;
+				st = stack[depth - 1] == 'o' ? S_KEY : S_VALUE;
+			} else if ((c == '}' && stack[depth - 1] == 'o') || (c == ']' && stack[depth - 1] == 'a')) {
+				depth--;
+				i++;
+				st = S_AFTER;
+			} else {
+				return -1;
+			}
+			break;
+		}
+	}
+}
+
+/* --- form (application/x-www-form-urlencoded, WHATWG URL §5.1) -------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void form_field(struct phi_dec *d, const char *raw, size_t a, size_t b, long key, size_t *seg)
+{
+	size_t i = a, start = a, d0 = d->n;
+
+	while (i < b) {
+		char c = raw[i];
+		if (c == '+') {
+			emit_lin(d, raw, start, i - start);
+			emit_atomic(d, i, 1, " ", 1);
+			/* '+' -> ' ' is one byte for one byte; mark it atomic anyway (dlen==rlen is
+			 * treated as linear, which maps identically). */
+			i++;
+			start = i;
+		} else if (c == '%' && i + 2 < b && hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
+			char ch = (char)(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
+			emit_lin(d, raw, start, i - start);
+			emit_atomic(d, i, 3, &ch, 1);
+			i += 3;
+			start = i;
+		} else {
+			i++;
+		}
+	}
+	emit_lin(d, raw, start, i - start);
+	*seg = push_seg(d, d0, a, b, PHI_SEG_FORM, key);
+	emit_sep(d);
+}
+
+static void decode_form(struct phi_dec *d, const char *raw, size_t len)
+{
+	size_t i = 0, seg;
+
+	dec_reset(d);
+	d->kind = PHI_BODY_FORM;
+	dec_reserve_t(d, len + 16);
+	while (i <= len) {
+		size_t a = i, eq = (size_t)-1;
+		while (i < len && raw[i] != '&') {
+			if (raw[i] == '=' && eq == (size_t)-1)
+				eq = i;
+			i++;
+		}
+		if (i > a) {
+			if (eq != (size_t)-1) {
+				form_field(d, raw, a, eq, -1, &seg);
+				form_field(d, raw, eq + 1, i, (long)seg, &seg);
+			} else {
+				form_field(d, raw, a, i, -1, &seg);
+			}
+		}
+		i++;
+	}
+}
+
+int phi_decode(struct phi_dec *d, const char *body, size_t len, enum phi_body kind)
+{
+	if (len >= UINT32_MAX / 2)
+		return -E2BIG;
+	if (kind == PHI_BODY_FORM) {
+		decode_form(d, body, len);
+	} else if (kind == PHI_BODY_JSON) {
+		if (decode_json(d, body, len) < 0)
+			decode_text(d, body, len);
+	} else {
+		decode_text(d, body, len);
+	}
+	return 0;
+}
+
+long phi_dec_seg_at(const struct phi_dec *d, size_t pos)
+{
+	size_t lo = 0, hi = d->nsegs;
+
+	/* first segment starting after pos; segments are sorted and disjoint */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (d->segs[mid].d0 <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || pos >= d->segs[lo - 1].d1)
+		return -1;
+	return (long)(lo - 1);
+}
+
+/* Index of the run containing decoded byte pos, or -1. */
+static long run_at(const struct phi_dec *d, size_t pos)
+{
+	size_t lo = 0, hi = d->nruns;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if ((size_t)d->runs[mid].d + d->runs[mid].dlen <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < d->nruns && d->runs[lo].d <= pos && pos < (size_t)d->runs[lo].d + d->runs[lo].dlen)
+		return (long)lo;
+	return -1;
+}
+
+bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re)
+{
+	long a, b;
+	const struct phi_run *ra, *rb;
+
+	if (e <= s)
+		return false;
+	a = run_at(d, s);
+	b = run_at(d, e - 1);
+	if (a < 0 || b < 0)
+		return false;
+	ra = &d->runs[a];
+	rb = &d->runs[b];
+	*rs = ra->dlen == ra->rlen ? ra->r + (s - ra->d) : ra->r;
+	*re = rb->dlen == rb->rlen ? rb->r + (e - rb->d) : (size_t)rb->r + rb->rlen;
+	return true;
+}

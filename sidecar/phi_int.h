@@ -1,0 +1,123 @@
+/* phi_int — internals shared by the PHI scanner's translation units (phi.c, phi_decode.c,
+ * phi_valid.c, phi_known.c) and their unit tests. Not a public interface: the sidecar and the
+ * CLI use sidecar/phi.h only.
+ *
+ * The scan text ("decoded view"): the body decoded into bytes the detectors read. JSON string
+ * values, member names and number tokens each become one segment followed by a '\n'
+ * separator; form keys and values likewise; a text body is one segment. A run map sends every
+ * decoded byte back to raw bytes: a linear run maps byte for byte, an atomic run (a JSON
+ * escape, a %XX, a normalised Unicode character) maps as a whole to its raw bytes, so a
+ * finding can never end inside an escape.
+ */
+#ifndef EHRGATE_PHI_INT_H
+#define EHRGATE_PHI_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sidecar/phi.h"
+
+enum phi_seg_kind { PHI_SEG_TEXT, PHI_SEG_STRING, PHI_SEG_KEY, PHI_SEG_NUMBER, PHI_SEG_FORM };
+
+struct phi_seg {
+	uint32_t d0, d1;   /* decoded span (separator excluded) */
+	uint32_t r0, r1;   /* raw span of the whole token (JSON string incl. quotes) */
+	int32_t key;       /* segment index of the member name this value belongs to, or -1 */
+	uint8_t kind;      /* enum phi_seg_kind */
+};
+
+struct phi_run {
+	uint32_t d, r, dlen, rlen;  /* dlen == rlen: linear; otherwise atomic */
+};
+
+/* Decoder state; lives in the scratch and is reused across scans. */
+struct phi_dec {
+	char *t;
+	size_t n, cap;
+	struct phi_run *runs;
+	size_t nruns, cruns;
+	struct phi_seg *segs;
+	size_t nsegs, csegs;
+	enum phi_body kind;  /* what was decoded (JSON falls back to TEXT) */
+};
+
+/* Decode body into d. Never fails on content (bad JSON falls back to TEXT); -E2BIG when the
+ * body exceeds 4 GiB - 1 (offsets are 32-bit). */
+int phi_decode(struct phi_dec *d, const char *body, size_t len, enum phi_body kind);
+void phi_dec_fini(struct phi_dec *d);
+/* Segment containing decoded offset pos, or -1 (a separator). */
+long phi_dec_seg_at(const struct phi_dec *d, size_t pos);
+/* Map decoded [s,e) to raw [*rs,*re). false if either end is not inside a run. */
+bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re);
+/* Unicode normalisation applied to the scan text (look-alikes, spaces, zero-width): returns
+ * the number of replacement bytes written to out (0 = drop the character) or -1 (keep). */
+int phi_norm_cp(uint32_t cp, char out[4]);
+
+/* A detector hit in decoded coordinates. */
+struct phi_hit {
+	uint32_t s, e;
+	uint8_t type;     /* enum phi_type */
+	uint8_t source;   /* enum phi_source */
+};
+
+struct phi_hits {
+	struct phi_hit *v;
+	size_t n, cap, max;
+};
+/* -E2BIG when max is reached. */
+int phi_hits_push(struct phi_hits *h, size_t s, size_t e, enum phi_type t, enum phi_source src);
+
+/* --- patterns (phi_valid.c) ------------------------------------------------------------------ */
+
+struct phi_vctx;   /* what a validator may look at */
+typedef bool (*phi_check_fn)(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out);
+
+struct phi_pattern {
+	const char *re;
+	unsigned flags;           /* HS_FLAG_* besides SOM_LEFTMOST */
+	enum phi_type type;
+	phi_check_fn check;
+};
+
+extern const struct phi_pattern phi_builtin_patterns[];
+extern const size_t phi_n_builtin_patterns;
+/* Validator used for site MRN / member-id patterns: a match must not touch an alnum byte. */
+bool phi_check_site(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out);
+
+struct phi_vctx {
+	const struct phi_dec *d;
+	const struct phi_context *ctx;           /* may be NULL */
+	const char *const *url_allow;            /* NUL-terminated list of lowercase prefixes */
+	const char *const *date_exempt;          /* NULL-terminated list */
+	enum phi_type type;                      /* the pattern's type */
+};
+
+/* Pure validators (exported for unit tests). */
+bool phi_ssn_valid(unsigned area, unsigned group, unsigned serial);
+bool phi_nanp_valid(const char digits10[10]);
+bool phi_vin_valid(const char *s, size_t n);
+bool phi_mbi_valid(const char *s, size_t n);
+bool phi_date_valid(int y, int m, int d);
+/* Is url (no surrounding text) on the allow list? prefixes are lowercase, scheme-less. */
+bool phi_url_allowed(const char *url, size_t n, const char *const *extra);
+
+/* --- known identifiers (phi_known.c) --------------------------------------------------------- */
+
+/* Match the context's identifiers in the scan text; pushes PHI_SRC_KNOWN hits. */
+int phi_known_scan(const struct phi_context *ctx, const struct phi_dec *d, struct phi_hits *out);
+/* Is (y,m,d) one of the patient's dates? y < 100 compares the two-digit year. */
+bool phi_known_date(const struct phi_context *ctx, int y, int m, int d);
+/* Is the normalised (lower-case) email one of the patient's? */
+bool phi_known_email(const struct phi_context *ctx, const char *email, size_t n);
+
+/* Tests: the context's memory block, and wiping it without freeing (phi_context_free does
+ * both). */
+size_t phi_context_block(const struct phi_context *ctx, const unsigned char **p);
+void phi_context_wipe(struct phi_context *ctx);
+
+/* Name/token folding (lower-case, Latin diacritics folded, apostrophes dropped). Writes at
+ * most cap bytes; returns the folded length or (size_t)-1 if it does not fit. */
+size_t phi_fold(const char *s, size_t n, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,620 @@
+/* phi_test — the PHI scanner's patterns, validators, JSON/form decoding, offsets, redaction. */
+#include "sidecar/phi.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/json.h"
+#include "sidecar/phi_int.h"
+
+static struct phi_engine *eng;
+static struct phi_scratch *scr;
+static struct phi_findings F;
+
+static int setup(void **state)
+{
+	static const char *const mrn[] = {"MRN[0-9]{8}"};
+	static const char *const member[] = {"[A-Z]{3}[0-9]{9}"};
+	static const char *const urls[] = {"https://cds.demo.example/"};
+	struct phi_config cfg;
+	struct err e;
+
+	(void)state;
+	phi_config_init(&cfg);
+	cfg.mrn_patterns = mrn;
+	cfg.n_mrn = 1;
+	cfg.member_id_patterns = member;
+	cfg.n_member = 1;
+	cfg.url_allow_prefixes = urls;
+	cfg.n_url_allow = 1;
+	if (phi_engine_new(&cfg, &eng, &e) < 0) {
+		fprintf(stderr, "engine: %s\n", e.msg);
+		return -1;
+	}
+	scr = phi_scratch_new(eng);
+	phi_findings_init(&F, 0);
+	return scr ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	phi_findings_fini(&F);
+	phi_scratch_free(scr);
+	phi_engine_free(eng);
+	return 0;
+}
+
+static void scan_kind(const char *body, enum phi_body kind)
+{
+	struct err e;
+
+	assert_int_equal(phi_scan(eng, scr, NULL, body, strlen(body), kind, &F, &e), 0);
+}
+
+static void scan(const char *body)
+{
+	scan_kind(body, PHI_BODY_TEXT);
+}
+
+/* Is there a finding of type t covering exactly the first occurrence of `what` in body? */
+static bool has_exact(const char *body, const char *what, enum phi_type t)
+{
+	const char *p = strstr(body, what);
+	size_t s, e;
+
+	if (!p)
+		return false;
+	s = (size_t)(p - body);
+	e = s + strlen(what);
+	for (size_t i = 0; i < F.n; i++)
+		if (F.v[i].start == s && F.v[i].end == e && F.v[i].type == t)
+			return true;
+	return false;
+}
+
+static void expect(const char *body, const char *what, enum phi_type t)
+{
+	scan(body);
+	if (!has_exact(body, what, t)) {
+		fprintf(stderr, "expected %s over '%s' in: %s\n", phi_type_name(t), what, body);
+		for (size_t i = 0; i < F.n; i++)
+			fprintf(stderr, "  got %zu..%zu %s\n", F.v[i].start, F.v[i].end, phi_type_name(F.v[i].type));
+		fail();
+	}
+}
+
+static void expect_none(const char *body)
+{
+	scan(body);
+	if (F.n) {
+		fprintf(stderr, "expected no finding in: %s\n", body);
+		for (size_t i = 0; i < F.n; i++)
+			fprintf(stderr, "  got %zu..%zu %s '%.*s'\n", F.v[i].start, F.v[i].end,
+				phi_type_name(F.v[i].type), (int)(F.v[i].end - F.v[i].start), body + F.v[i].start);
+		fail();
+	}
+}
+
+static void test_ssn(void **state)
+{
+	(void)state;
+	expect("SSN 123-45-6789 on file", "123-45-6789", PHI_T_SSN);
+	expect("ssn 123 45 6789.", "123 45 6789", PHI_T_SSN);
+	expect("Social Security: 123456789", "123456789", PHI_T_SSN);
+	assert_true(phi_ssn_valid(123, 45, 6789));
+	assert_false(phi_ssn_valid(0, 45, 6789));
+	assert_false(phi_ssn_valid(666, 45, 6789));
+	assert_false(phi_ssn_valid(900, 45, 6789));
+	assert_false(phi_ssn_valid(123, 0, 6789));
+	assert_false(phi_ssn_valid(123, 45, 0));
+	expect_none("000-12-3456 666-12-3456 901-12-3456 123-00-4567 123-45-0000");
+	expect_none("code 123456789 was entered");   /* bare 9 digits need context */
+	expect_none("id 123-45-6789-1 and 1123-45-6789");
+	expect_none("counts 1 123 45 6789 2");
+}
+
+static void test_phone(void **state)
+{
+	(void)state;
+	expect("call (617) 555-0123 today", "(617) 555-0123", PHI_T_PHONE);
+	expect("617-555-0123", "617-555-0123", PHI_T_PHONE);
+	expect("at 617.555.0123.", "617.555.0123", PHI_T_PHONE);
+	expect("dial +1 617 555 0123", "+1 617 555 0123", PHI_T_PHONE);
+	expect("dial 1-617-555-0123", "1-617-555-0123", PHI_T_PHONE);
+	expect("phone: 6175550123", "6175550123", PHI_T_PHONE);
+	expect("Fax: 617-555-0123", "617-555-0123", PHI_T_FAX);
+	expect("call 555-0123 after 5", "555-0123", PHI_T_PHONE);
+	assert_true(phi_nanp_valid("6175550123"));
+	assert_false(phi_nanp_valid("1235550123"));  /* area code starts with 1 */
+	assert_false(phi_nanp_valid("9115550123"));  /* N11 area */
+	assert_false(phi_nanp_valid("6171110123"));  /* N11 exchange */
+	expect_none("123-456-7890 211-555-0123 617-011-0123");
+	expect_none("order 6175550123 placed");  /* 10 digits without a phone word */
+	expect_none("NDC 0002-3227-30 and 50090-2875-0");
+	expect_none("range 555-0123 units");     /* 7 digits need a phone word */
+}
+
+static void test_email(void **state)
+{
+	(void)state;
+	expect("mail jane.doe@example.com now", "jane.doe@example.com", PHI_T_EMAIL);
+	expect("JANE.DOE@EXAMPLE.COM", "JANE.DOE@EXAMPLE.COM", PHI_T_EMAIL);
+	expect("write jane.doe[at]example[dot]com", "jane.doe[at]example[dot]com", PHI_T_EMAIL);
+	expect("write jane(at)example.org", "jane(at)example.org", PHI_T_EMAIL);
+	expect("reach jane.doe at example dot com please", "jane.doe at example dot com", PHI_T_EMAIL);
+	expect("or jdoe @ example.net", "jdoe @ example.net", PHI_T_EMAIL);
+	expect_none("meet at noon; seen at home. Dot the i");
+	expect_none("x@y and @mention and a@b.c1");
+	expect_none("patient at 10.30 was fine");
+}
+
+static void test_url(void **state)
+{
+	(void)state;
+	expect("see https://www.facebook.com/jane.doe41.", "https://www.facebook.com/jane.doe41", PHI_T_URL);
+	expect("blog http://doe-family.example.net/blog/2021 ok", "http://doe-family.example.net/blog/2021", PHI_T_URL);
+	expect("www.example.org/~jdoe", "www.example.org/~jdoe", PHI_T_URL);
+	expect("http://loinc.org.evil.example/x", "http://loinc.org.evil.example/x", PHI_T_URL);
+	expect_none("http://loinc.org http://snomed.info/sct https://hl7.org/fhir/StructureDefinition/x "
+		    "http://www.nlm.nih.gov/research/umls/rxnorm http://hl7.org/fhir/sid/icd-10-cm "
+		    "http://terminology.hl7.org/CodeSystem/v2-0203 urn:oid:2.16.840.1.113883.6.1 "
+		    "urn:uuid:3f2504e0-4f89-11d3-9a0c-0305e82c3301 http://unitsofmeasure.org "
+		    "https://cds.demo.example/sepsis/about");
+	assert_true(phi_url_allowed("http://loinc.org", 16, NULL));
+	assert_true(phi_url_allowed("HTTPS://LOINC.ORG/", 18, NULL));
+	assert_false(phi_url_allowed("http://loinc.organ.example", 26, NULL));
+}
+
+static void test_ip(void **state)
+{
+	(void)state;
+	expect("from 10.0.0.1 at", "10.0.0.1", PHI_T_IP);
+	expect("host 192.168.1.254.", "192.168.1.254", PHI_T_IP);
+	expect("v6 2001:db8::8a2e:370:7334 ok", "2001:db8::8a2e:370:7334", PHI_T_IP);
+	expect("v6 fe80::1ff:fe23:4567:890a", "fe80::1ff:fe23:4567:890a", PHI_T_IP);
+	expect_none("at 10:30:00, OID 2.16.840.1.113883.6.1, 1.2.3.4.5, version 3.2.1.4, 256.1.1.1");
+	expect_none("E11.9 98.6 12.5 mg 1:100 3:1");
+}
+
+static void test_dates(void **state)
+{
+	static const char *const pos[] = {"1941-03-03", "03/03/1941", "3/3/41", "03.03.1941", "March 3, 1941",
+					  "3 Mar 1941", "Mar 3 1941", "03MAR1941", "1941/03/03", "3rd of March 1941",
+					  "03-03-1941", "3-Mar-1941", "March 3", "Mar 1941", "Sept. 14, 2021"};
+	char b[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
+		snprintf(b, sizeof(b), "seen %s today", pos[i]);
+		expect(b, pos[i], PHI_T_DATE);
+	}
+	expect("at 2024-01-15T10:30:00.123-05:00 ok", "2024-01-15T10:30:00.123-05:00", PHI_T_DATE);
+	expect("{\"effectiveDateTime\":\"2024-01-15T10:30:00Z\"}", "2024-01-15T10:30:00Z", PHI_T_DATE);
+	/* year alone, month/day in numeric form without year, scores, fractions, versions */
+	expect_none("in 1998, since 2015, pain 5/10, BP 120/80, 1/2 tab, 2023-24 season");
+	expect_none("model gpt-4o-2024-08-06 and claude-3-5-sonnet-20241022");
+	expect_none("13/13/2020 02/30/2020 2019-13-01 12.5 mg 2.16.840");
+	expect_none("you may increase it, may 3 times, mar 5");
+	/* FHIR partial date: a whole JSON string only */
+	scan_kind("{\"birthDate\":\"1941-03\"}", PHI_BODY_JSON);
+	assert_int_equal(F.n, 1);
+	assert_int_equal(F.v[0].type, PHI_T_DATE);
+	expect_none("range 2019-12 in text");
+}
+
+static void test_date_exempt_and_allow(void **state)
+{
+	static const char *const keys[] = {"lastUpdated"};
+	struct phi_config cfg;
+	struct phi_engine *e2;
+	struct phi_scratch *s2;
+	struct err e;
+	const char *body = "{\"meta\":{\"lastUpdated\":\"2024-01-15T10:30:00Z\"},\"issued\":\"2024-01-16\"}";
+
+	(void)state;
+	phi_config_init(&cfg);
+	cfg.date_exempt_keys = keys;
+	cfg.n_date_exempt = 1;
+	assert_int_equal(phi_engine_new(&cfg, &e2, &e), 0);
+	s2 = phi_scratch_new(e2);
+	assert_int_equal(phi_scan(e2, s2, NULL, body, strlen(body), PHI_BODY_JSON, &F, &e), 0);
+	assert_int_equal(F.n, 1); /* "issued" is still a date */
+	assert_true(has_exact(body, "2024-01-16", PHI_T_DATE));
+	phi_findings_drop(&F, PHI_TYPE_BIT(PHI_T_DATE), 1u << PHI_SRC_PATTERN);
+	assert_int_equal(F.n, 0);
+	phi_scratch_free(s2);
+	phi_engine_free(e2);
+}
+
+static void test_zip(void **state)
+{
+	(void)state;
+	expect("Boston, MA 02134.", "02134", PHI_T_ZIP);
+	expect("Springfield, Massachusetts 01105", "01105", PHI_T_ZIP);
+	expect("zip code 02134", "02134", PHI_T_ZIP);
+	expect("{\"postalCode\":\"02134\"}", "02134", PHI_T_ZIP);
+	expect("to 02134-1234 now", "02134-1234", PHI_T_ZIP);
+	expect_none("CK 12345 U/L; 12345 alone; NDC 12345-6789-01; 12345.6");
+}
+
+static void test_age(void **state)
+{
+	(void)state;
+	expect("a 92-year-old woman", "92", PHI_T_AGE);
+	expect("age 93 at admission", "93", PHI_T_AGE);
+	expect("aged 95 years", "95", PHI_T_AGE);
+	expect("93 y/o male", "93", PHI_T_AGE);
+	expect("95yo", "95", PHI_T_AGE);
+	expect("96 years old", "96", PHI_T_AGE);
+	expect("97 years of age", "97", PHI_T_AGE);
+	scan_kind("{\"age\": 98}", PHI_BODY_JSON);
+	assert_int_equal(F.n, 1);
+	assert_int_equal(F.v[0].type, PHI_T_AGE);
+	assert_int_equal(F.v[0].where, PHI_IN_NUMBER);
+	expect_none("an 89-year-old, age 45, age 95 days, 90 mg, 95% of 100, age 99.5 percentile");
+}
+
+static void test_mbi_vin(void **state)
+{
+	(void)state;
+	expect("MBI 1EG4-TE5-MK73 on file", "1EG4-TE5-MK73", PHI_T_MBI);
+	expect("MBI 1EG4TE5MK73", "1EG4TE5MK73", PHI_T_MBI);
+	assert_true(phi_mbi_valid("1EG4TE5MK73", 11));
+	assert_false(phi_mbi_valid("1SG4TE5MK73", 11)); /* S is never used */
+	assert_false(phi_mbi_valid("0EG4TE5MK73", 11)); /* position 1 is 1-9 */
+	assert_false(phi_mbi_valid("1EG4TE5MK7", 10));
+	expect_none("1EG4-TE5MK73 and 1eg4te5mk73");
+	expect("VIN 1HGCM82633A004352 seen", "1HGCM82633A004352", PHI_T_VIN);
+	assert_true(phi_vin_valid("1HGCM82633A004352", 17));
+	assert_false(phi_vin_valid("1HGCM82643A004352", 17)); /* wrong check digit */
+	assert_false(phi_vin_valid("11111111111111111", 17)); /* digits only */
+	expect_none("1HGCM82643A004352 10000001000001104");
+}
+
+static void test_site_patterns(void **state)
+{
+	static const char *const bad[] = {"MRN[0-9"};
+	struct phi_config cfg;
+	struct phi_engine *e2 = NULL;
+	struct err e;
+
+	(void)state;
+	expect("record MRN12345678.", "MRN12345678", PHI_T_MRN);
+	expect("member XYZ123456789", "XYZ123456789", PHI_T_MEMBER_ID);
+	expect_none("XMRN12345678 MRN1234567890 WXYZ123456789");
+	phi_config_init(&cfg);
+	cfg.mrn_patterns = bad;
+	cfg.n_mrn = 1;
+	assert_int_equal(phi_engine_new(&cfg, &e2, &e), -EINVAL);
+	assert_null(e2);
+	assert_non_null(strstr(e.msg, "mrn_patterns[0]"));
+}
+
+static void test_clinical_codes_not_phi(void **state)
+{
+	(void)state;
+	expect_none("ICD-10 J069, J06.9, E11.9, E119, I10, N18.31, Z79.4; LOINC 2345-7, 4548-4, 718-7; "
+		    "SNOMED 44054006, 271649006, 22298006; RxNorm 860975, 1049221; NDC 0002-3227-30, "
+		    "00002-3227-30, 0093-7214-01; CPT 99214; OID 2.16.840.1.113883.6.96; UUID "
+		    "3f2504e0-4f89-11d3-9a0c-0305e82c3301; temp 98.6 F, 12.5 mg, 0.25 mg q6h, 1.5-2.0 mg/kg, "
+		    "eGFR 45 mL/min/1.73m2, HR 88 bpm, SpO2 97%, INR 2.4, titer 1:640, at 08:30-17:00, "
+		    "epoch 1718035200, v2.5.1, FHIR 4.0.1, platelets 250,000/uL, a 67-year-old, age 54, "
+		    "Parkinson disease, Hodgkin lymphoma, Addison's disease, Bell's palsy.");
+	scan_kind("{\"resourceType\":\"Observation\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":"
+		  "\"2345-7\"}]},\"valueQuantity\":{\"value\":98.6,\"unit\":\"mg/dL\",\"system\":"
+		  "\"http://unitsofmeasure.org\",\"code\":\"mg/dL\"},\"id\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\","
+		  "\"subject\":{\"reference\":\"urn:uuid:3f2504e0-4f89-11d3-9a0c-0305e82c3301\"}}",
+		  PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+}
+
+static void test_title_names_and_streets(void **state)
+{
+	(void)state;
+	expect("Spoke with Mrs. Okafor today", "Okafor", PHI_T_NAME);
+	expect("Spoke with Mr. von Trapp today", "von Trapp", PHI_T_NAME);
+	expect("lives at 45 Oak Street, ok", "45 Oak Street", PHI_T_ADDRESS);
+	expect("box PO Box 123.", "PO Box 123", PHI_T_ADDRESS);
+	expect_none("MS patient, Dr. Alvarez, 452 ms. The 3 Mg doses");
+}
+
+/* Exact raw offsets through JSON escapes: every finding's bytes are the escaped source. */
+static void test_json_escapes_offsets(void **state)
+{
+	const char *body = "{\"note\":\"mail jane.doe\\u0040example.com, ssn 123\\u002d45-6789, "
+			   "\\ud83d\\ude00 phone 617\\u00a0555\\u00a00123, tab\\tdate 03/03/1941\"}";
+
+	(void)state;
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.kind, PHI_BODY_JSON);
+	assert_true(has_exact(body, "jane.doe\\u0040example.com", PHI_T_EMAIL));
+	assert_true(has_exact(body, "123\\u002d45-6789", PHI_T_SSN));
+	assert_true(has_exact(body, "617\\u00a0555\\u00a00123", PHI_T_PHONE));
+	assert_true(has_exact(body, "03/03/1941", PHI_T_DATE));
+	for (size_t i = 0; i < F.n; i++)
+		assert_int_equal(F.v[i].where, PHI_IN_STRING);
+}
+
+static void test_unicode_lookalikes(void **state)
+{
+	/* zero-width space inside an SSN, full-width digits, no-break spaces */
+	const char *body = "ssn 123\xe2\x80\x8b-45-6789 and \xef\xbc\x91\xef\xbc\x92\xef\xbc\x93-45-6789 "
+			   "call 617\xc2\xa0" "555\xc2\xa0" "0123";
+
+	(void)state;
+	scan(body);
+	assert_true(has_exact(body, "123\xe2\x80\x8b-45-6789", PHI_T_SSN));
+	assert_true(has_exact(body, "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93-45-6789", PHI_T_SSN));
+	assert_true(has_exact(body, "617\xc2\xa0" "555\xc2\xa0" "0123", PHI_T_PHONE));
+}
+
+static void test_json_numbers(void **state)
+{
+	const char *body = "{\"ssn\": 123456789, \"phone\":6175550123, \"n\": 98.6, \"age\": 93.0e0}";
+
+	(void)state;
+	scan_kind(body, PHI_BODY_JSON);
+	assert_true(has_exact(body, "123456789", PHI_T_SSN));
+	assert_true(has_exact(body, "6175550123", PHI_T_PHONE));
+	assert_int_equal(F.n, 2); /* 98.6 and 93.0e0 are not ages ("93.0") */
+	assert_int_equal(F.v[0].where, PHI_IN_NUMBER);
+}
+
+static void check_redacted_json(const char *body, const char *const *gone)
+{
+	struct buf out;
+	struct err e;
+	struct json_limits lim = JSON_LIMITS_DEFAULT;
+	cJSON *j;
+
+	scan_kind(body, PHI_BODY_JSON);
+	assert_true(F.n > 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(phi_redact(body, strlen(body), &F, &out, &e), 0);
+	j = json_parse(out.p, out.len, &lim, &e);
+	if (!j)
+		fprintf(stderr, "redacted JSON does not parse (%s): %s\n", e.msg, out.p);
+	assert_non_null(j);
+	cJSON_Delete(j);
+	for (; *gone; gone++)
+		assert_null(strstr(out.p, *gone));
+	assert_non_null(strstr(out.p, "[REDACTED:"));
+	buf_fini(&out);
+}
+
+static void test_redact_json_valid(void **state)
+{
+	static const char *const g1[] = {"6789", "0123", "example", NULL};
+	static const char *const g2[] = {"123456789", "6175550123", NULL};
+	static const char *const g3[] = {"Okafor", "1941", NULL};
+
+	(void)state;
+	check_redacted_json("{\"messages\":[{\"role\":\"user\",\"content\":\"SSN 123-45-6789, call (617) 555-0123, "
+			    "jane\\u0040example.com\"}]}",
+			    g1);
+	check_redacted_json("{\"ssn\":123456789,\"phone\":[6175550123],\"x\":1}", g2);
+	check_redacted_json("{\"Mrs. Okafor\":\"born 03/03/1941\"}", g3);
+	/* a number token with a finding becomes a string */
+	{
+		const char *body = "{\"ssn\":123456789}";
+		struct buf out;
+		struct err e;
+		scan_kind(body, PHI_BODY_JSON);
+		buf_init(&out, 1024);
+		assert_int_equal(phi_redact(body, strlen(body), &F, &out, &e), 0);
+		assert_string_equal(out.p, "{\"ssn\":\"[REDACTED:SSN]\"}");
+		buf_fini(&out);
+	}
+}
+
+static void test_redact_text_and_form(void **state)
+{
+	struct buf out;
+	struct err e;
+	const char *t = "SSN 123-45-6789 and call 617-555-0123.";
+	const char *f = "a=1&ssn=123-45-6789&note=call+617-555-0123%2E";
+
+	(void)state;
+	scan(t);
+	buf_init(&out, 1024);
+	assert_int_equal(phi_redact(t, strlen(t), &F, &out, &e), 0);
+	assert_string_equal(out.p, "SSN [REDACTED:SSN] and call [REDACTED:PHONE].");
+	buf_fini(&out);
+
+	scan_kind(f, PHI_BODY_FORM);
+	assert_int_equal(F.kind, PHI_BODY_FORM);
+	assert_int_equal(F.n, 2);
+	assert_int_equal(F.v[0].where, PHI_IN_FORM);
+	buf_init(&out, 1024);
+	assert_int_equal(phi_redact(f, strlen(f), &F, &out, &e), 0);
+	assert_string_equal(out.p, "a=1&ssn=%5BREDACTED%3ASSN%5D&note=call+%5BREDACTED%3APHONE%5D%2E");
+	buf_fini(&out);
+	/* an output limit is a clean error */
+	buf_init(&out, 8);
+	assert_int_equal(phi_redact(f, strlen(f), &F, &out, &e), -E2BIG);
+	buf_fini(&out);
+}
+
+static void test_json_fallback(void **state)
+{
+	const char *body = "{\"a\": \"SSN 123-45-6789\", oops";
+
+	(void)state;
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.kind, PHI_BODY_TEXT);
+	assert_true(has_exact(body, "123-45-6789", PHI_T_SSN));
+	assert_int_equal(F.v[0].where, PHI_IN_TEXT);
+	/* structure errors of every kind fall back */
+	static const char *const bad[] = {"[1,]", "{\"a\" 1}", "{\"a\":01}", "\"ctl\x01\"", "{\"a\":1}}",
+					  "[\"\\x\"]", "tru", "[1 2]", "{1:2}", "\"unterminated"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		scan_kind(bad[i], PHI_BODY_JSON);
+		assert_int_equal(F.kind, PHI_BODY_TEXT);
+	}
+	static const char *const good[] = {"1", "\"s\"", "[]", "{}", " [ null , true , false , -0.5e+3 ] "};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		scan_kind(good[i], PHI_BODY_JSON);
+		assert_int_equal(F.kind, PHI_BODY_JSON);
+	}
+}
+
+static void test_path_rules(void **state)
+{
+	const char *body = "{\"resourceType\":\"Practitioner\",\"name\":[{\"family\":\"Zqxbrand\",\"given\":[\"Al\"]}],"
+			   "\"address\":[{\"line\":[\"12 Rue X\"],\"city\":\"Lyon\",\"postalCode\":\"69001\"}]}";
+
+	(void)state;
+	scan_kind(body, PHI_BODY_JSON);
+	assert_true(has_exact(body, "Zqxbrand", PHI_T_NAME));
+	assert_true(has_exact(body, "Al", PHI_T_NAME));
+	assert_true(has_exact(body, "12 Rue X", PHI_T_ADDRESS));
+	assert_true(has_exact(body, "Lyon", PHI_T_CITY));
+	assert_true(has_exact(body, "69001", PHI_T_ZIP));
+}
+
+static void test_limits(void **state)
+{
+	struct phi_config cfg;
+	struct phi_engine *e2;
+	struct phi_scratch *s2;
+	struct phi_findings f2;
+	struct err e;
+	char body[256];
+
+	(void)state;
+	phi_config_init(&cfg);
+	cfg.max_body = 100;
+	cfg.max_findings = 2;
+	assert_int_equal(phi_engine_new(&cfg, &e2, &e), 0);
+	s2 = phi_scratch_new(e2);
+	phi_findings_init(&f2, 0);
+	memset(body, 'a', sizeof(body));
+	assert_int_equal(phi_scan(e2, s2, NULL, body, 101, PHI_BODY_TEXT, &f2, &e), -E2BIG);
+	assert_int_equal(phi_scan(e2, s2, NULL, body, 100, PHI_BODY_TEXT, &f2, &e), 0);
+	snprintf(body, sizeof(body), "123-45-6789 223-45-6789 323-45-6789");
+	assert_int_equal(phi_scan(e2, s2, NULL, body, strlen(body), PHI_BODY_TEXT, &f2, &e), -E2BIG);
+	assert_int_equal(phi_scan(e2, s2, NULL, "", 0, PHI_BODY_JSON, &f2, &e), 0);
+	assert_int_equal(f2.n, 0);
+	phi_findings_fini(&f2);
+	phi_scratch_free(s2);
+	phi_engine_free(e2);
+}
+
+struct thr {
+	const char *body;
+	size_t n;
+	int rc;
+};
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct phi_scratch *s = phi_scratch_new(eng);
+	struct phi_findings f;
+	struct err e;
+
+	phi_findings_init(&f, 0);
+	for (int i = 0; i < 200 && t->rc == 0; i++) {
+		t->rc = phi_scan(eng, s, NULL, t->body, strlen(t->body), PHI_BODY_TEXT, &f, &e);
+		if (f.n != t->n)
+			t->rc = -1;
+	}
+	phi_findings_fini(&f);
+	phi_scratch_free(s);
+	return NULL;
+}
+
+static void test_threads_share_engine(void **state)
+{
+	struct thr t[4] = {{"SSN 123-45-6789", 1, 0}, {"call 617-555-0123 or 617-555-0124", 2, 0},
+			   {"mail a.b@example.com on 03/03/1941", 2, 0}, {"nothing here", 0, 0}};
+	pthread_t th[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thr_main, &t[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].rc, 0);
+	}
+}
+
+static void test_decode_map(void **state)
+{
+	struct phi_dec d = {0};
+	const char *raw = "{\"k\\u00e9y\":\"a\\nb\\u0040c\",\"n\":-12.5e3}";
+	size_t rs, re;
+
+	(void)state;
+	assert_int_equal(phi_decode(&d, raw, strlen(raw), PHI_BODY_JSON), 0);
+	assert_int_equal(d.kind, PHI_BODY_JSON);
+	assert_int_equal(d.nsegs, 4);
+	assert_int_equal(d.segs[0].kind, PHI_SEG_KEY);
+	assert_int_equal(d.segs[1].kind, PHI_SEG_STRING);
+	assert_int_equal(d.segs[1].key, 0);
+	assert_int_equal(d.segs[3].kind, PHI_SEG_NUMBER);
+	assert_memory_equal(d.t + d.segs[0].d0, "k\xc3\xa9y", 4);
+	assert_memory_equal(d.t + d.segs[1].d0, "a\nb@c", 5);
+	/* "@" maps back to the whole escape \u0040 */
+	size_t at = d.segs[1].d0 + 3;
+	assert_true(phi_dec_map(&d, at, at + 1, &rs, &re));
+	assert_int_equal(re - rs, 6);
+	assert_memory_equal(raw + rs, "\\u0040", 6);
+	/* "b@c" maps to b\u0040c */
+	assert_true(phi_dec_map(&d, at - 1, at + 2, &rs, &re));
+	assert_memory_equal(raw + rs, "b\\u0040c", re - rs);
+	/* separators are not inside any segment */
+	assert_int_equal(phi_dec_seg_at(&d, d.segs[0].d1), -1);
+	phi_dec_fini(&d);
+}
+
+static void test_type_names(void **state)
+{
+	(void)state;
+	for (int t = 0; t < PHI_T__COUNT; t++)
+		assert_int_equal(phi_type_from_name(phi_type_name((enum phi_type)t)), t);
+	assert_int_equal(phi_type_from_name("ssn"), PHI_T_SSN);
+	assert_int_equal(phi_type_from_name("nope"), -1);
+	assert_string_equal(phi_type_name(PHI_T__COUNT), "?");
+	assert_string_equal(phi_source_name(PHI_SRC_KNOWN), "known");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ssn),
+		cmocka_unit_test(test_phone),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_ip),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_date_exempt_and_allow),
+		cmocka_unit_test(test_zip),
+		cmocka_unit_test(test_age),
+		cmocka_unit_test(test_mbi_vin),
+		cmocka_unit_test(test_site_patterns),
+		cmocka_unit_test(test_clinical_codes_not_phi),
+		cmocka_unit_test(test_title_names_and_streets),
+		cmocka_unit_test(test_json_escapes_offsets),
+		cmocka_unit_test(test_unicode_lookalikes),
+		cmocka_unit_test(test_json_numbers),
+		cmocka_unit_test(test_redact_json_valid),
+		cmocka_unit_test(test_redact_text_and_form),
+		cmocka_unit_test(test_json_fallback),
+		cmocka_unit_test(test_path_rules),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_threads_share_engine),
+		cmocka_unit_test(test_decode_map),
+		cmocka_unit_test(test_type_names),
+	};
+	return cmocka_run_group_tests_name("phi", tests, setup, teardown);
+}

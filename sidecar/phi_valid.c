@@ -1,0 +1,1121 @@
+/* phi_valid — the Safe Harbor pattern table and the validator behind every pattern.
+ *
+ * Owns nothing at run time: a static table of regular expressions (compiled by phi.c into one
+ * Vectorscan database) and pure functions that confirm a match in the scan text and compute
+ * the exact span to report. research/phi.md §3 (the 18 identifiers, 45 CFR
+ * 164.514(b)(2)(i) A–R) gives the rule each validator enforces; §7 lists the false positives
+ * the validators exist to prevent (codes, decimals, OIDs, versions, NDC, UUIDs).
+ *
+ * Design: the regular expressions are deliberately shape triggers; the exact decision (digit
+ * rules, check digits, context words, boundaries, allow lists) is C code here, which is easier
+ * to test and to reason about than regex look-arounds (which Vectorscan does not support).
+ *
+ * Decisions recorded here (and in the report):
+ *  - ZIP5: a bare 5-digit number is reported only with address context — a US state code or
+ *    name right before it ("Boston, MA 02134") or "zip"/"postal" within 40 bytes before
+ *    (covers the JSON member "postalCode"). ZIP+4 (ddddd-dddd) is always reported. Clinical
+ *    payloads are full of 5-digit numbers (lab values, counts, codes), so a context-free ZIP5
+ *    rule would cost far more precision than the recall it buys; the patient's own ZIP is
+ *    caught anywhere by the known-identifier matcher.
+ *  - Dates: every date with a month (and/or day) is a DATE, wherever it appears, including
+ *    FHIR timestamps (effectiveDateTime, meta.lastUpdated, issued): Safe Harbor (C) removes
+ *    "all elements of dates (except year) for dates directly related to an individual" and the
+ *    scanner cannot know which timestamps are about the individual. Years alone are not PHI.
+ *    Month/day without a year in numeric form ("5/10") is NOT reported: it is indistinguishable
+ *    from pain scores, fractions and ratios; with a month name ("March 5") it is reported.
+ *    A route may allow the DATE type (phi_findings_drop), and a policy may exempt JSON member
+ *    names (phi_config.date_exempt_keys). The patient's own birth date is always reported.
+ *  - SSN without separators (9 digits) and phone without separators (10 digits) need a context
+ *    word before them: SNOMED CT ids, RxNorm and NPI numbers have the same shapes.
+ *  - URLs: every URL except the code-system allow list (and site additions) is reported.
+ */
+#include "sidecar/phi_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <hs/hs.h>
+#include <string.h>
+#include <strings.h>
+
+#define T(vc) ((vc)->d->t)
+#define N(vc) ((vc)->d->n)
+
+static inline bool isdig(char c)
+{
+	return c >= '0' && c <= '9';
+}
+static inline bool isalp(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool isaln(char c)
+{
+	return isdig(c) || isalp(c);
+}
+static inline char lc(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+/* Not glued to a longer number on the left: no alnum, and no "digit-" / "digit." / "digit/". */
+static bool clean_left(const char *t, size_t from)
+{
+	if (from == 0)
+		return true;
+	char c = t[from - 1];
+	if (isaln(c) || c == '_')
+		return false;
+	if ((c == '-' || c == '.' || c == '/' || c == ':') && from >= 2 && isdig(t[from - 2]))
+		return false;
+	return true;
+}
+
+static bool clean_right(const char *t, size_t n, size_t to)
+{
+	if (to >= n)
+		return true;
+	char c = t[to];
+	if (isaln(c) || c == '_')
+		return false;
+	if ((c == '-' || c == '.' || c == '/' || c == ':') && to + 1 < n && isdig(t[to + 1]))
+		return false;
+	return true;
+}
+
+/* Case-insensitive search for any of words in t[pos-win, pos). */
+static bool ctx_before(const struct phi_vctx *vc, size_t pos, size_t win, const char *const *words)
+{
+	char buf[96];
+	size_t a = pos > win ? pos - win : 0, n = pos - a;
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	a = pos - n;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = lc(T(vc)[a + i]);
+	buf[n] = '\0';
+	for (; *words; words++)
+		if (memmem(buf, n, *words, strlen(*words)))
+			return true;
+	return false;
+}
+
+static unsigned num(const char *t, size_t i, size_t n)
+{
+	unsigned v = 0;
+
+	while (n--)
+		v = v * 10 + (unsigned)(t[i++] - '0');
+	return v;
+}
+
+static bool set_hit(struct phi_hit *out, size_t s, size_t e, enum phi_type t, enum phi_source src)
+{
+	out->s = (uint32_t)s;
+	out->e = (uint32_t)e;
+	out->type = (uint8_t)t;
+	out->source = (uint8_t)src;
+	return true;
+}
+
+/* --- SSN (G): area not 000/666/9xx, group not 00, serial not 0000 (SSA, SSN randomisation) -- */
+
+bool phi_ssn_valid(unsigned area, unsigned group, unsigned serial)
+{
+	return area != 0 && area != 666 && area < 900 && group != 0 && group < 100 && serial != 0 &&
+	       serial < 10000;
+}
+
+static bool ssn_from_digits(const struct phi_vctx *vc, size_t from, size_t to)
+{
+	char dg[9];
+	size_t k = 0;
+
+	for (size_t i = from; i < to; i++) {
+		if (isdig(T(vc)[i])) {
+			if (k == 9)
+				return false;
+			dg[k++] = T(vc)[i];
+		}
+	}
+	if (k != 9)
+		return false;
+	return phi_ssn_valid(num(dg, 0, 3), num(dg, 3, 2), num(dg, 5, 4));
+}
+
+static bool check_ssn_sep(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	/* "1 123 45 6789 2": a run of space-separated numbers is a list, not an SSN */
+	if (t[from + 3] == ' ' && ((from >= 2 && t[from - 1] == ' ' && isdig(t[from - 2])) ||
+				   (to + 1 < N(vc) && t[to] == ' ' && isdig(t[to + 1]))))
+		return false;
+	if (!ssn_from_digits(vc, from, to))
+		return false;
+	return set_hit(out, from, to, PHI_T_SSN, PHI_SRC_PATTERN);
+}
+
+static const char *const ssn_words[] = {"ssn", "social security", "soc sec", "ss#", "ss #", "us-ssn",
+					"ss no", "socialsecurity", NULL};
+
+static bool check_ssn_bare(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	if (!clean_left(T(vc), from) || !clean_right(T(vc), N(vc), to))
+		return false;
+	if (!ctx_before(vc, from, 48, ssn_words) || !ssn_from_digits(vc, from, to))
+		return false;
+	return set_hit(out, from, to, PHI_T_SSN, PHI_SRC_PATTERN);
+}
+
+/* --- telephone / fax (D, E): NANP, area and exchange NXX, not N11 ----------------------------- */
+
+bool phi_nanp_valid(const char d[10])
+{
+	/* ATIS-0300051 NANP numbering: NPA = [2-9][0-9][0-9] excluding N11 service codes (and
+	 * 37X/96X reserved are tolerated); central office code = [2-9][0-9][0-9] excluding N11. */
+	if (d[0] < '2' || (d[1] == '1' && d[2] == '1'))
+		return false;
+	if (d[3] < '2' || (d[4] == '1' && d[5] == '1'))
+		return false;
+	return true;
+}
+
+static const char *const fax_words[] = {"fax", NULL};
+static const char *const phone_words[] = {"phone", "tel", "cell", "mobile", "fax", "call", "pager",
+					  "contact", "ph:", "ph.", "ph #", "ph#", NULL};
+
+static bool phone_finish(const struct phi_vctx *vc, size_t start, size_t to, const char *dg10,
+			 struct phi_hit *out)
+{
+	if (!phi_nanp_valid(dg10))
+		return false;
+	if (!clean_left(T(vc), start) || !clean_right(T(vc), N(vc), to))
+		return false;
+	return set_hit(out, start, to, ctx_before(vc, start, 24, fax_words) ? PHI_T_FAX : PHI_T_PHONE,
+		       PHI_SRC_PATTERN);
+}
+
+static bool check_phone(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	char dg[12];
+	size_t pos[12], k = 0, start = from;
+
+	for (size_t i = from; i < to; i++) {
+		if (isdig(t[i])) {
+			if (k == 11)
+				return false;
+			pos[k] = i;
+			dg[k++] = t[i];
+		}
+	}
+	if (k == 11) {
+		if (dg[0] != '1')
+			return false;
+		if (from > 0 && isdig(t[from - 1])) {
+			/* the "1" belongs to a longer number on the left: start at the area code */
+			start = pos[1];
+			if (start > 0 && t[start - 1] == '(')
+				start--;
+		}
+		return phone_finish(vc, start, to, dg + 1, out);
+	}
+	if (k != 10)
+		return false;
+	return phone_finish(vc, start, to, dg, out);
+}
+
+static bool check_phone_bare(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!ctx_before(vc, from, 32, phone_words))
+		return false;
+	if (to - from == 11) {
+		if (t[from] != '1')
+			return false;
+		return phone_finish(vc, from, to, t + from + 1, out);
+	}
+	return phone_finish(vc, from, to, t + from, out);
+}
+
+static bool check_phone_local(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (t[from] < '2' || (t[from + 1] == '1' && t[from + 2] == '1'))
+		return false;
+	if (!ctx_before(vc, from, 32, phone_words))
+		return false;
+	return set_hit(out, from, to, ctx_before(vc, from, 24, fax_words) ? PHI_T_FAX : PHI_T_PHONE,
+		       PHI_SRC_PATTERN);
+}
+
+/* --- email (F), including [at]/(at)/" at " and [dot]/(dot)/" dot " obfuscations ------------ */
+
+static inline bool is_local(char c)
+{
+	return isaln(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+static inline bool is_dom(char c)
+{
+	return isaln(c) || c == '-';
+}
+
+static const char *const known_tlds[] = {"com", "org", "net", "edu", "gov", "mil", "io", "us", "co",
+					 "uk", "ca", "info", "biz", "me", "health", "email", "mail",
+					 "de", "fr", "au", "in", "example", "test", NULL};
+
+/* Length of an obfuscated dot at t[i] ("[dot]", "(dot)", "{dot}", " dot ", " [dot] "), or 0. */
+static size_t obf_dot(const char *t, size_t n, size_t i)
+{
+	size_t j = i;
+
+	if (j < n && t[j] == ' ')
+		j++;
+	if (j + 5 <= n && (t[j] == '[' || t[j] == '(' || t[j] == '{') && lc(t[j + 1]) == 'd' &&
+	    lc(t[j + 2]) == 'o' && lc(t[j + 3]) == 't' && (t[j + 4] == ']' || t[j + 4] == ')' || t[j + 4] == '}')) {
+		j += 5;
+		if (j < n && t[j] == ' ')
+			j++;
+		return j - i;
+	}
+	if (t[i] == ' ' && j + 4 <= n && lc(t[j]) == 'd' && lc(t[j + 1]) == 'o' && lc(t[j + 2]) == 't' &&
+	    t[j + 3] == ' ')
+		return j + 4 - i;
+	return 0;
+}
+
+/* Parse a domain at t[i]; returns its end (0 when not a domain). norm gets "label.label". */
+static size_t parse_domain(const struct phi_vctx *vc, size_t i, bool need_known_tld, char *norm,
+			   size_t *nlen, size_t ncap)
+{
+	const char *t = T(vc);
+	size_t n = N(vc), labels = 0, end = 0, last_s = 0, last_e = 0, k = 0;
+
+	for (;;) {
+		size_t s = i;
+		while (i < n && is_dom(t[i]))
+			i++;
+		if (i == s || i - s > 63 || t[s] == '-' || t[i - 1] == '-')
+			break;
+		labels++;
+		last_s = s;
+		last_e = i;
+		end = i;
+		if (k && k < ncap)
+			norm[k++] = '.';
+		for (size_t j = s; j < i && k < ncap; j++)
+			norm[k++] = lc(t[j]);
+		if (i + 1 < n && t[i] == '.' && is_dom(t[i + 1])) {
+			i++;
+			continue;
+		}
+		size_t od = obf_dot(t, n, i);
+		if (od && i + od < n && is_dom(t[i + od])) {
+			i += od;
+			continue;
+		}
+		break;
+	}
+	if (labels < 2)
+		return 0;
+	/* the TLD: letters only, 2..24 */
+	if (last_e - last_s < 2 || last_e - last_s > 24)
+		return 0;
+	for (size_t j = last_s; j < last_e; j++)
+		if (!isalp(t[j]))
+			return 0;
+	if (need_known_tld) {
+		bool ok = false;
+		for (const char *const *w = known_tlds; *w && !ok; w++)
+			ok = strlen(*w) == last_e - last_s && strncasecmp(*w, t + last_s, last_e - last_s) == 0;
+		if (!ok)
+			return 0;
+	}
+	*nlen = k;
+	return end;
+}
+
+static bool email_finish(const struct phi_vctx *vc, size_t l, size_t r, bool strict, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t ls = l, re, k = 0, dl = 0;
+	char norm[320];
+
+	while (ls > 0 && is_local(t[ls - 1]))
+		ls--;
+	while (ls < l && (t[ls] == '.' || t[ls] == '-'))
+		ls++;
+	if (l - ls < 1 || l - ls > 64 || t[l - 1] == '.')
+		return false;
+	if (strict) {
+		/* " at " in prose: the local part must be one token glued to the left */
+		if (ls > 0 && !(t[ls - 1] == ' ' || t[ls - 1] == '\n' || t[ls - 1] == '(' ||
+				 t[ls - 1] == ':' || t[ls - 1] == '"' || t[ls - 1] == '\''))
+			return false;
+	}
+	for (size_t j = ls; j < l; j++)
+		norm[k++] = lc(t[j]);
+	norm[k++] = '@';
+	re = parse_domain(vc, r, strict, norm + k, &dl, sizeof(norm) - k);
+	if (!re)
+		return false;
+	k += dl;
+	enum phi_source src = vc->ctx && phi_known_email(vc->ctx, norm, k) ? PHI_SRC_KNOWN : PHI_SRC_PATTERN;
+	return set_hit(out, ls, re, PHI_T_EMAIL, src);
+}
+
+static bool check_email_at(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t at = to - 1, l = at, r = to;
+
+	(void)from;
+	if (t[at] != '@')
+		return false;
+	if (l > 0 && t[l - 1] == ' ')
+		l--;
+	if (r < N(vc) && t[r] == ' ')
+		r++;
+	return email_finish(vc, l, r, false, out);
+}
+
+static bool check_email_obf(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	size_t l = from, r = to;
+	const char *t = T(vc);
+	bool spaced = t[from] == ' ';
+
+	if (!spaced && l > 0 && t[l - 1] == ' ')
+		l--;
+	if (!spaced && r < N(vc) && t[r] == ' ')
+		r++;
+	return email_finish(vc, l, r, spaced, out);
+}
+
+/* --- URL (N) ------------------------------------------------------------------------------- */
+
+/* Code systems and FHIR infrastructure URLs are not identifiers of an individual. */
+static const char *const url_builtin_allow[] = {
+	"hl7.org/fhir", "www.hl7.org/fhir", "terminology.hl7.org", "cds-hooks.hl7.org",
+	"loinc.org", "snomed.info/sct", "snomed.info/id", "www.nlm.nih.gov/research/umls/rxnorm",
+	"unitsofmeasure.org", "www.ama-assn.org/go/cpt", "www.whocc.no/atc", "id.who.int/icd",
+	"dicom.nema.org/resources/ontology/dcm", "nucc.org/provider-taxonomy",
+	"www.cms.gov/medicare/coding/icd10", "hl7.org/cda", "ncimeta.nci.nih.gov", NULL};
+
+static bool prefix_ok(const char *u, size_t n, const char *p)
+{
+	size_t pl = strlen(p);
+
+	if (n < pl || strncasecmp(u, p, pl) != 0)
+		return false;
+	if (n == pl || p[pl - 1] == '/')
+		return true;
+	char c = u[pl];
+	return c == '/' || c == '?' || c == '#' || c == '|';
+}
+
+bool phi_url_allowed(const char *u, size_t n, const char *const *extra)
+{
+	if (n >= 7 && strncasecmp(u, "http://", 7) == 0) {
+		u += 7;
+		n -= 7;
+	} else if (n >= 8 && strncasecmp(u, "https://", 8) == 0) {
+		u += 8;
+		n -= 8;
+	} else {
+		return false;
+	}
+	for (const char *const *p = url_builtin_allow; *p; p++)
+		if (prefix_ok(u, n, *p))
+			return true;
+	for (; extra && *extra; extra++)
+		if (prefix_ok(u, n, *extra))
+			return true;
+	return false;
+}
+
+static inline bool is_url_char(char c)
+{
+	return (unsigned char)c > 0x20 && c != '"' && c != '<' && c != '>' && c != '`' && c != '\\' &&
+	       c != '{' && c != '}' && c != '|' && c != '^' && (unsigned char)c != 0x7f;
+}
+
+static bool check_url(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t n = N(vc), e = to, hs;
+	bool www = lc(t[from]) == 'w';
+
+	if (www && from >= 3 && memcmp(t + from - 3, "://", 3) == 0)
+		return false; /* the scheme pattern reports it */
+	while (e < n && is_url_char(t[e]))
+		e++;
+	for (;;) {
+		char c = t[e - 1];
+		if (e > to && (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' ||
+			       c == '\'' || c == ')' || c == ']')) {
+			if ((c == ')' && memchr(t + from, '(', e - from)) ||
+			    (c == ']' && memchr(t + from, '[', e - from)))
+				break;
+			e--;
+			continue;
+		}
+		break;
+	}
+	hs = www ? from : to;
+	if (e <= hs || !isaln(t[hs]))
+		return false; /* no host */
+	if (!www && phi_url_allowed(t + from, e - from, vc->url_allow))
+		return false;
+	return set_hit(out, from, e, PHI_T_URL, PHI_SRC_PATTERN);
+}
+
+/* --- IP addresses (O) ---------------------------------------------------------------------- */
+
+static const char *const version_words[] = {"version", "ver.", "ver ", "build", "release", "firmware",
+					    "v.", NULL};
+
+static bool check_ipv4(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t i = from;
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (from > 0 && t[from - 1] == '.')
+		return false;
+	/* "version 3.2.1.4", "v1.2.3.4", "build 10.0.19045.1" */
+	if (ctx_before(vc, from, 16, version_words) || (from > 0 && lc(t[from - 1]) == 'v'))
+		return false;
+	for (int oct = 0; oct < 4; oct++) {
+		size_t s = i;
+		while (i < to && isdig(t[i]))
+			i++;
+		if (i - s > 1 && t[s] == '0')
+			return false; /* leading zeros: not how addresses are written */
+		if (num(t, s, i - s) > 255)
+			return false;
+		i++;
+	}
+	return set_hit(out, from, to, PHI_T_IP, PHI_SRC_PATTERN);
+}
+
+static inline bool is_v6(char c)
+{
+	return isdig(c) || (lc(c) >= 'a' && lc(c) <= 'f') || c == ':' || c == '.';
+}
+
+static bool check_ipv6(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t n = N(vc), s = from, e = to, colons = 0;
+	char buf[64];
+	unsigned char addr[16];
+	bool hexletter = false, dbl = false, longgroup = false;
+
+	while (s > 0 && is_v6(t[s - 1]))
+		s--;
+	while (e < n && is_v6(t[e]))
+		e++;
+	while (e > s && t[e - 1] == '.')
+		e--;
+	if (e - s < 3 || e - s >= sizeof(buf))
+		return false;
+	if ((s > 0 && (isaln(t[s - 1]) || t[s - 1] == '_')) || (e < n && (isaln(t[e]) || t[e] == '_')))
+		return false;
+	size_t run = 0;
+	for (size_t i = s; i < e; i++) {
+		char c = t[i];
+		if (c == ':') {
+			colons++;
+			if (i + 1 < e && t[i + 1] == ':')
+				dbl = true;
+			run = 0;
+			continue;
+		}
+		if (isalp(c))
+			hexletter = true;
+		if (++run >= 3)
+			longgroup = true;
+	}
+	/* times (10:30:00) and ratios are not addresses: need "::" or eight groups, and a hex
+	 * letter or a 3-4 digit group */
+	if (colons < 2 || (!dbl && colons < 7) || (!hexletter && !longgroup))
+		return false;
+	memcpy(buf, t + s, e - s);
+	buf[e - s] = '\0';
+	if (inet_pton(AF_INET6, buf, addr) != 1)
+		return false;
+	return set_hit(out, s, e, PHI_T_IP, PHI_SRC_PATTERN);
+}
+
+/* --- dates (C) ----------------------------------------------------------------------------- */
+
+bool phi_date_valid(int y, int m, int d)
+{
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	if (m == 2 && d == 29 && y >= 100) {
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		if (!leap)
+			return false;
+	}
+	return true;
+}
+
+static bool year_ok(int y)
+{
+	return y >= 1800 && y <= 2199;
+}
+
+/* Is the segment holding pos a JSON value of an exempt member name? */
+static bool date_exempt(const struct phi_vctx *vc, size_t pos)
+{
+	const struct phi_dec *d = vc->d;
+	long s;
+
+	if (!vc->date_exempt || !vc->date_exempt[0])
+		return false;
+	s = phi_dec_seg_at(d, pos);
+	if (s < 0 || d->segs[s].key < 0)
+		return false;
+	const struct phi_seg *k = &d->segs[d->segs[s].key];
+	for (const char *const *w = vc->date_exempt; *w; w++)
+		if (strlen(*w) == k->d1 - k->d0 && memcmp(*w, d->t + k->d0, k->d1 - k->d0) == 0)
+			return true;
+	return false;
+}
+
+/* Report [s,e) as a date (y may be 2-digit; m/d may be swapped when alt). */
+static bool date_finish(const struct phi_vctx *vc, size_t s, size_t e, int y, int m, int d, bool alt,
+			struct phi_hit *out)
+{
+	bool known = false;
+	const char *t = T(vc);
+
+	/* part of a hyphenated identifier: model names "gpt-4o-2024-08-06", "x-2024-01-01" */
+	if (s >= 2 && t[s - 1] == '-' && (isaln(t[s - 2]) || t[s - 2] == '_'))
+		return false;
+
+	if (vc->ctx) {
+		known = phi_known_date(vc->ctx, y, m, d) || (alt && phi_known_date(vc->ctx, y, d, m));
+	}
+	if (!known && date_exempt(vc, s))
+		return false;
+	return set_hit(out, s, e, PHI_T_DATE, known ? PHI_SRC_KNOWN : PHI_SRC_PATTERN);
+}
+
+/* ISO 8601 time after a date: THH:MM[:SS[.fff]][Z|±HH[:]MM]; returns the new end. */
+static size_t iso_time(const char *t, size_t n, size_t e)
+{
+	size_t i = e;
+
+	if (i + 6 > n || (t[i] != 'T' && t[i] != ' ') || !isdig(t[i + 1]) || !isdig(t[i + 2]) || t[i + 3] != ':' ||
+	    !isdig(t[i + 4]) || !isdig(t[i + 5]))
+		return e;
+	i += 6;
+	if (i + 3 <= n && t[i] == ':' && isdig(t[i + 1]) && isdig(t[i + 2])) {
+		i += 3;
+		if (i + 1 < n && t[i] == '.' && isdig(t[i + 1])) {
+			i++;
+			while (i < n && isdig(t[i]))
+				i++;
+		}
+	}
+	if (i < n && t[i] == 'Z') {
+		i++;
+	} else if (i + 3 <= n && (t[i] == '+' || t[i] == '-') && isdig(t[i + 1]) && isdig(t[i + 2])) {
+		size_t j = i + 3;
+		if (j < n && t[j] == ':')
+			j++;
+		if (j + 2 <= n && isdig(t[j]) && isdig(t[j + 1]))
+			i = j + 2;
+	}
+	return i;
+}
+
+static bool check_date_iso(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	int y = (int)num(t, from, 4), m = (int)num(t, from + 5, 2), d = (int)num(t, from + 8, 2);
+
+	if (!clean_left(t, from))
+		return false;
+	if (to < N(vc) && (isdig(t[to]) || (t[to] == '-' && to + 1 < N(vc) && isdig(t[to + 1]))))
+		return false;
+	if (!year_ok(y) || !phi_date_valid(y, m, d))
+		return false;
+	return date_finish(vc, from, iso_time(t, N(vc), to), y, m, d, false, out);
+}
+
+static bool check_date_ym(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	/* FHIR partial date "YYYY-MM": only when it is a whole JSON string value */
+	long s = phi_dec_seg_at(vc->d, from);
+	int y = (int)num(T(vc), from, 4), m = (int)num(T(vc), from + 5, 2);
+
+	if (s < 0 || vc->d->segs[s].kind != PHI_SEG_STRING || vc->d->segs[s].d0 != from ||
+	    vc->d->segs[s].d1 != to)
+		return false;
+	if (!year_ok(y) || m < 1 || m > 12)
+		return false;
+	return date_finish(vc, from, to, y, m, 1, false, out);
+}
+
+/* Parse "a<sep>b<sep>c" with 1-2/1-2/2-4 or 4/1-2/1-2 digit groups. */
+static bool split3(const char *t, size_t from, size_t to, unsigned v[3], size_t len[3])
+{
+	size_t i = from;
+
+	for (int k = 0; k < 3; k++) {
+		size_t s = i;
+		while (i < to && isdig(t[i]))
+			i++;
+		len[k] = i - s;
+		if (len[k] == 0)
+			return false;
+		v[k] = num(t, s, len[k]);
+		i++;
+	}
+	return true;
+}
+
+/* a/b/y or a-b-y or a.b.y; dmy_first: the EU day-first reading is tried first. */
+static bool check_date_num(const struct phi_vctx *vc, size_t from, size_t to, bool dmy_first,
+			   struct phi_hit *out)
+{
+	const char *t = T(vc);
+	unsigned v[3];
+	size_t len[3];
+	int y, m, d;
+	bool alt;
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (!split3(t, from, to, v, len))
+		return false;
+	if (len[0] == 4) { /* YYYY/MM/DD */
+		y = (int)v[0];
+		m = (int)v[1];
+		d = (int)v[2];
+		if (!year_ok(y) || !phi_date_valid(y, m, d))
+			return false;
+		return date_finish(vc, from, to, y, m, d, false, out);
+	}
+	y = (int)v[2];
+	if (len[2] == 4 && !year_ok(y))
+		return false;
+	if (len[2] != 4 && len[2] != 2)
+		return false;
+	int ylp = len[2] == 2 ? 2000 + y : y; /* for the leap-year check only */
+	bool mdy = phi_date_valid(ylp, (int)v[0], (int)v[1]) ||
+		   (len[2] == 2 && phi_date_valid(1900 + y, (int)v[0], (int)v[1]));
+	bool dmy = phi_date_valid(ylp, (int)v[1], (int)v[0]) ||
+		   (len[2] == 2 && phi_date_valid(1900 + y, (int)v[1], (int)v[0]));
+	if (!mdy && !dmy)
+		return false;
+	if ((dmy_first && dmy) || !mdy) {
+		m = (int)v[1];
+		d = (int)v[0];
+		alt = mdy;
+	} else {
+		m = (int)v[0];
+		d = (int)v[1];
+		alt = dmy;
+	}
+	return date_finish(vc, from, to, y, m, d, alt, out);
+}
+
+static bool check_date_us(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	return check_date_num(vc, from, to, false, out);
+}
+
+static bool check_date_eu(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	return check_date_num(vc, from, to, true, out);
+}
+
+static int month_of(const char *t, size_t s, size_t e)
+{
+	static const char mon[12][4] = {"jan", "feb", "mar", "apr", "may", "jun",
+					"jul", "aug", "sep", "oct", "nov", "dec"};
+	char b[3];
+
+	if (e - s < 3)
+		return 0;
+	for (int k = 0; k < 3; k++)
+		b[k] = lc(t[s + k]);
+	for (int k = 0; k < 12; k++)
+		if (memcmp(b, mon[k], 3) == 0)
+			return k + 1;
+	return 0;
+}
+
+/* "March 3, 1941", "3 Mar 1941", "3rd of March", "03MAR1941", "3-Mar-41", "Mar 1941". */
+static bool check_date_name(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t i = from, ms = 0, me = 0;
+	int m = 0, day = 0, y = -1, before = -1;
+	size_t ylen = 0;
+	bool lower = true;
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	while (i < to) {
+		if (isalp(t[i])) {
+			size_t s = i;
+			while (i < to && isalp(t[i]))
+				i++;
+			if (!m && (m = month_of(t, s, i)) != 0) {
+				ms = s;
+				me = i;
+			}
+			continue;
+		}
+		if (isdig(t[i])) {
+			size_t s = i;
+			while (i < to && isdig(t[i]))
+				i++;
+			int v = (int)num(t, s, i - s);
+			if (!m) {
+				before = v;
+			} else if (i - s == 4 || (before >= 0 && i - s == 2)) {
+				y = v;
+				ylen = i - s;
+			} else if (!day && before < 0) {
+				day = v;
+			}
+			continue;
+		}
+		i++;
+	}
+	if (!m)
+		return false;
+	if (before >= 0)
+		day = before;
+	for (size_t k = ms; k < me; k++)
+		if (isupper((unsigned char)t[k]))
+			lower = false;
+	/* "may" is a verb; lower-case abbreviations without a year are too weak */
+	if (lower && (m == 5 || (me - ms <= 4 && y < 0)))
+		return false;
+	if (y >= 0 && ylen == 4 && !year_ok(y))
+		return false;
+	if (day) {
+		if (!phi_date_valid(y >= 100 ? y : 2000, m, day))
+			return false;
+	} else if (y < 0 || ylen != 4) {
+		return false; /* a month alone is not a date */
+	}
+	return date_finish(vc, from, to, y < 0 ? 0 : y, m, day ? day : 1, false, out);
+}
+
+/* --- ZIP (B) ------------------------------------------------------------------------------- */
+
+static const char *const states[] = {
+	"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+	"IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+	"NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+	"VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP", NULL};
+static const char *const state_names[] = {
+	"alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut",
+	"delaware", "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa",
+	"kansas", "kentucky", "louisiana", "maine", "maryland", "massachusetts", "michigan",
+	"minnesota", "mississippi", "missouri", "montana", "nebraska", "nevada", "hampshire",
+	"jersey", "mexico", "york", "carolina", "dakota", "ohio", "oklahoma", "oregon",
+	"pennsylvania", "island", "tennessee", "texas", "utah", "vermont", "virginia",
+	"washington", "wisconsin", "wyoming", "columbia", "rico", NULL};
+static const char *const zip_words[] = {"zip", "postal", NULL};
+
+static bool state_before(const char *t, size_t from)
+{
+	size_t i = from, e, s;
+
+	while (i > 0 && from - i < 4 && (t[i - 1] == ' ' || t[i - 1] == ',' || t[i - 1] == '\n' || t[i - 1] == '.'))
+		i--;
+	e = i;
+	while (i > 0 && isalp(t[i - 1]))
+		i--;
+	s = i;
+	if (s == e || (s > 0 && isaln(t[s - 1])))
+		return false;
+	if (e - s == 2) {
+		for (const char *const *p = states; *p; p++)
+			if (t[s] == (*p)[0] && t[s + 1] == (*p)[1])
+				return true;
+		return false;
+	}
+	for (const char *const *p = state_names; *p; p++)
+		if (strlen(*p) == e - s && strncasecmp(*p, t + s, e - s) == 0)
+			return true;
+	return false;
+}
+
+static bool check_zip4(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	if (!clean_left(T(vc), from) || !clean_right(T(vc), N(vc), to))
+		return false;
+	return set_hit(out, from, to, PHI_T_ZIP, PHI_SRC_PATTERN);
+}
+
+static bool check_zip5(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (memcmp(t + from, "00000", 5) == 0)
+		return false;
+	if (!state_before(t, from) && !ctx_before(vc, from, 40, zip_words))
+		return false;
+	return set_hit(out, from, to, PHI_T_ZIP, PHI_SRC_PATTERN);
+}
+
+/* --- ages over 89 (C) ---------------------------------------------------------------------- */
+
+static const char *const age_units[] = {"day", "week", "wk", "month", "mo", "hour", "hr", "min",
+					"mg", "kg", "lb", "%", "mm", "cm", "ml", "bpm", "sec", NULL};
+
+static bool check_age(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t i = from, s, e, n = N(vc);
+	unsigned v;
+
+	while (i < to && !isdig(t[i]))
+		i++;
+	s = i;
+	while (i < to && isdig(t[i]))
+		i++;
+	e = i;
+	if (e == s || e - s > 3)
+		return false;
+	v = num(t, s, e - s);
+	if (v < 90 || v > 129)
+		return false;
+	if (!clean_left(t, s) || (e < n && (isdig(t[e]) || (t[e] == '.' && e + 1 < n && isdig(t[e + 1])))))
+		return false;
+	/* "age 95 days" is not an age in years */
+	size_t j = e;
+	while (j < n && t[j] == ' ')
+		j++;
+	for (const char *const *u = age_units; *u; u++) {
+		size_t ul = strlen(*u);
+		if (j + ul <= n && strncasecmp(t + j, *u, ul) == 0 && (j + ul == n || !isalp(t[j + ul]) ||
+								  t[j + ul] == 's'))
+			return false;
+	}
+	return set_hit(out, s, e, PHI_T_AGE, PHI_SRC_PATTERN);
+}
+
+/* --- Medicare Beneficiary Identifier (I) --------------------------------------------------- */
+
+/* CMS MBI format: C A AN N A AN N A A N N; letters exclude S L O I B Z. */
+static bool mbi_alpha(char c)
+{
+	return c >= 'A' && c <= 'Z' && !strchr("SLOIBZ", c);
+}
+
+bool phi_mbi_valid(const char *s, size_t n)
+{
+	static const char pos[] = "CAXNAXNAANN"; /* C=1-9, A=alpha, X=alnum, N=digit */
+	char b[11];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '-' && (k == 4 || k == 7))
+			continue;
+		if (k == 11)
+			return false;
+		b[k++] = s[i];
+	}
+	if (k != 11)
+		return false;
+	for (k = 0; k < 11; k++) {
+		char c = b[k];
+		switch (pos[k]) {
+		case 'C': if (c < '1' || c > '9') return false; break;
+		case 'A': if (!mbi_alpha(c)) return false; break;
+		case 'X': if (!mbi_alpha(c) && !isdig(c)) return false; break;
+		case 'N': if (!isdig(c)) return false; break;
+		}
+	}
+	return true;
+}
+
+static bool check_mbi(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t dashes = 0;
+
+	for (size_t i = from; i < to; i++)
+		dashes += t[i] == '-';
+	if (dashes == 1 || !clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (!phi_mbi_valid(t + from, to - from))
+		return false;
+	return set_hit(out, from, to, PHI_T_MBI, PHI_SRC_PATTERN);
+}
+
+/* --- VIN (L): ISO 3779 / 49 CFR 565.15 check digit in position 9 ---------------------------- */
+
+bool phi_vin_valid(const char *s, size_t n)
+{
+	static const int w[17] = {8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2};
+	static const char *const tr = "12345678_12345_7_923456789"; /* A..Z; I O Q invalid */
+	int sum = 0, letters = 0;
+
+	if (n != 17)
+		return false;
+	for (size_t i = 0; i < 17; i++) {
+		char c = s[i];
+		int v;
+		if (isdig(c)) {
+			v = c - '0';
+		} else if (c >= 'A' && c <= 'Z' && tr[c - 'A'] != '_') {
+			v = tr[c - 'A'] - '0';
+			letters++;
+		} else {
+			return false;
+		}
+		sum += v * w[i];
+	}
+	if (letters == 0)
+		return false; /* a 17-digit number (SNOMED CT extension ids) is not a VIN */
+	int chk = sum % 11;
+	return s[8] == (chk == 10 ? 'X' : (char)('0' + chk));
+}
+
+static bool check_vin(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	if (!phi_vin_valid(T(vc) + from, to - from))
+		return false;
+	return set_hit(out, from, to, PHI_T_VIN, PHI_SRC_PATTERN);
+}
+
+/* --- names after a courtesy title (A), for people not in the prefetch ----------------------- */
+
+static const char *const particles[] = {"van", "von", "de", "da", "di", "del", "della", "la", "le", "du",
+					"st", "mac", "mc", "ter", "ten", "den", "der", "dos", "das", NULL};
+
+static bool check_title_name(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t i = from, n = N(vc), s, e = 0;
+
+	(void)to;
+	while (i < n && isalp(t[i]))
+		i++;
+	if (i < n && t[i] == '.')
+		i++;
+	while (i < n && t[i] == ' ')
+		i++;
+	s = i;
+	/* up to three words: particles ("von Trapp", "de la Cruz") and one capitalised name */
+	for (int w = 0; w < 4 && i < n; w++) {
+		size_t ws = i;
+		while (i < n && (isalp(t[i]) || t[i] == '\'' || t[i] == '-' || (unsigned char)t[i] >= 0x80))
+			i++;
+		size_t we = i;
+		while (we > ws && (t[we - 1] == '\'' || t[we - 1] == '-'))
+			we--;
+		if (we == ws)
+			break;
+		bool particle = false;
+		for (const char *const *p = particles; *p && !particle; p++)
+			particle = strlen(*p) == we - ws && strncmp(*p, t + ws, we - ws) == 0;
+		e = we;
+		if (!particle)
+			break;
+		if (i >= n || t[i] != ' ')
+			return false;
+		i++;
+	}
+	if (e < s + 2)
+		return false;
+	return set_hit(out, s, e, PHI_T_NAME, PHI_SRC_PATTERN);
+}
+
+/* --- street addresses (B) of people not in the prefetch: "45 Oak Street", "PO Box 12" ----- */
+
+static bool check_street(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (!clean_left(t, from))
+		return false;
+	if (to < N(vc) && t[to] == '.' && isalp(t[to - 1]))
+		to++; /* "Oak St." */
+	return set_hit(out, from, to, PHI_T_ADDRESS, PHI_SRC_PATTERN);
+}
+
+bool phi_check_site(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+
+	if (to <= from || (from > 0 && isaln(t[from - 1])) || (to < N(vc) && isaln(t[to])))
+		return false;
+	return set_hit(out, from, to, vc->type, PHI_SRC_PATTERN);
+}
+
+/* --- the table ----------------------------------------------------------------------------- */
+
+#define MONTHS "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+#define AGE "(?:9\\d|1[0-2]\\d)"
+#define MBA "[AC-HJKMNP-RT-Y]"
+#define MBX "[AC-HJKMNP-RT-Y0-9]"
+#define CL HS_FLAG_CASELESS
+#define STREET "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|Way|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl)"
+
+const struct phi_pattern phi_builtin_patterns[] = {
+	{"\\b\\d{3}-\\d{2}-\\d{4}\\b", 0, PHI_T_SSN, check_ssn_sep},
+	{"\\b\\d{3} \\d{2} \\d{4}\\b", 0, PHI_T_SSN, check_ssn_sep},
+	{"\\b\\d{9}\\b", 0, PHI_T_SSN, check_ssn_bare},
+	{"(?:\\+?1[-. ]?)?(?:\\(\\d{3}\\) ?|\\b\\d{3}[-. ])\\d{3}[-. ]\\d{4}\\b", 0, PHI_T_PHONE, check_phone},
+	{"\\b1?\\d{10}\\b", 0, PHI_T_PHONE, check_phone_bare},
+	{"\\b\\d{3}-\\d{4}\\b", 0, PHI_T_PHONE, check_phone_local},
+	{"@", 0, PHI_T_EMAIL, check_email_at},
+	{"[\\[({<] ?at ?[\\])}>]", CL, PHI_T_EMAIL, check_email_obf},
+	{" at ", CL, PHI_T_EMAIL, check_email_obf},
+	{"\\b(?:https?|ftps?)://", CL, PHI_T_URL, check_url},
+	{"\\bwww\\.", CL, PHI_T_URL, check_url},
+	{"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", 0, PHI_T_IP, check_ipv4},
+	{"[0-9a-f]{0,4}:[0-9a-f]{0,4}:[0-9a-f]{0,4}", CL, PHI_T_IP, check_ipv6},
+	{"\\b\\d{4}-\\d{2}-\\d{2}", 0, PHI_T_DATE, check_date_iso},
+	{"\\b\\d{4}-\\d{2}\\b", 0, PHI_T_DATE, check_date_ym},
+	{"\\b\\d{4}/\\d{1,2}/\\d{1,2}\\b", 0, PHI_T_DATE, check_date_us},
+	{"\\b\\d{1,2}/\\d{1,2}/\\d{2}(?:\\d{2})?\\b", 0, PHI_T_DATE, check_date_us},
+	{"\\b\\d{1,2}-\\d{1,2}-\\d{4}\\b", 0, PHI_T_DATE, check_date_us},
+	{"\\b\\d{2}-\\d{2}-\\d{2}\\b", 0, PHI_T_DATE, check_date_us},
+	{"\\b\\d{1,2}\\.\\d{1,2}\\.\\d{4}\\b", 0, PHI_T_DATE, check_date_eu},
+	{"\\b\\d{2}\\.\\d{2}\\.\\d{2}\\b", 0, PHI_T_DATE, check_date_eu},
+	{"\\b" MONTHS "\\.? {1,3}\\d{1,2}(?:st|nd|rd|th)?\\b(?:,? {1,3}\\d{4}\\b)?", CL, PHI_T_DATE, check_date_name},
+	{"\\b\\d{1,2}(?:st|nd|rd|th)?(?: {1,3}of)? {1,3}" MONTHS "\\b\\.?(?:,? {1,3}\\d{4}\\b)?", CL, PHI_T_DATE, check_date_name},
+	{"\\b\\d{1,2}[-/ ]?" MONTHS "[-/ ]?\\d{2}(?:\\d{2})?\\b", CL, PHI_T_DATE, check_date_name},
+	{"\\b" MONTHS "\\.?,? {1,3}\\d{4}\\b", CL, PHI_T_DATE, check_date_name},
+	{"\\b\\d{5}-\\d{4}\\b", 0, PHI_T_ZIP, check_zip4},
+	{"\\b\\d{5}\\b", 0, PHI_T_ZIP, check_zip5},
+	{"\\b" AGE "[- ]?(?:years?|yrs?|yo)[- ]?old\\b", CL, PHI_T_AGE, check_age},
+	{"\\b" AGE " ?(?:y/o|yo\\b|y\\.o\\b)", CL, PHI_T_AGE, check_age},
+	{"\\b" AGE " (?:years?|yrs?) of age\\b", CL, PHI_T_AGE, check_age},
+	{"\\bage[ds]?\\b[ :=\\n\"]{0,4}(?:of )?" AGE "\\b", CL, PHI_T_AGE, check_age},
+	{"\\b[1-9]" MBA MBX "\\d-?" MBA MBX "\\d-?" MBA MBA "\\d{2}\\b", 0, PHI_T_MBI, check_mbi},
+	{"\\b[A-HJ-NPR-Z0-9]{17}\\b", 0, PHI_T_VIN, check_vin},
+	{"\\b(?:Mr|Mrs|Ms|Miss|Mx)\\.? (?:[A-Z\\xc0-\\xdf]|(?:van|von|de|da|di|del|della|la|le|du|st|mac|mc|ter|ten|den|der|dos|das) )", 0,
+	 PHI_T_NAME, check_title_name},
+	{"\\b\\d{1,6}[A-Z]? (?:[NSEW]\\.? |North |South |East |West )?(?:[A-Z][a-z]+ ){1,3}" STREET "\\b", 0,
+	 PHI_T_ADDRESS, check_street},
+	{"\\bP\\.? ?O\\.? Box \\d{1,6}\\b", CL, PHI_T_ADDRESS, check_street},
+};
+const size_t phi_n_builtin_patterns = sizeof(phi_builtin_patterns) / sizeof(phi_builtin_patterns[0]);
