@@ -436,11 +436,13 @@ static void judge_response(struct ctx *c, const struct pair *p, const char *rid,
 			conform_ok(c->res, policy_rules[i]);
 		for (size_t i = 0; i < st->n; i++) {
 			struct conform_evidence e2 = ev;
-			const cJSON *v = conform_json_pointer(json, st->v[i].pointer);
-			char *val = v ? conform_value_text(v, 160) : NULL;
+			const cJSON *v;
+			char *val;
 
 			if (strncmp(st->v[i].rule, "POLICY-", 7) != 0)
 				continue; /* a card removed for a card-rule defect: already reported */
+			v = conform_json_pointer(json, st->v[i].pointer);
+			val = v ? conform_value_text(v, 160) : NULL;
 			e2.pointer = st->v[i].pointer;
 			e2.value = val;
 			if (!strncmp(st->v[i].rule, "POLICY-ACTION-", 14)) {

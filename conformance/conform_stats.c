@@ -38,7 +38,8 @@ static double *sorted_copy(const struct conform_samples *s)
 {
 	double *c = xmalloc((s->n ? s->n : 1) * sizeof(*c));
 
-	memcpy(c, s->v, s->n * sizeof(*c));
+	if (s->n)
+		memcpy(c, s->v, s->n * sizeof(*c));
 	qsort(c, s->n, sizeof(*c), cmp_double);
 	return c;
 }

@@ -91,6 +91,16 @@ no_canary() {
 }
 
 finish() {
+  local p f
+  # stop every server first, so sanitizer builds print their leak reports, then read the logs
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  PIDS=()
+  for f in "$TMP"/*.log "$TMP"/*.stderr; do
+    [ -e "$f" ] || continue
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$f"; then
+      fail "sanitizer report in $f"; grep -m3 -E "ERROR|runtime error" "$f"
+    fi
+  done
   if [ "$FAILS" -ne 0 ]; then echo "$FAILS failure(s)"; exit 1; fi
   echo "all passed"
   exit 0
