@@ -18,11 +18,11 @@
  * one line of key=value pairs. Exit 0 when the run completed (whatever the latencies), 1 when
  * the target could not be reached, 2 on usage errors.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,14 +43,14 @@
 static const char prog[] = "ehrgate-bench-load";
 
 static const char usage[] =
-	"usage: ehrgate-bench-load --url http://127.0.0.1:PORT/PATH --bodies LIST --tokens FILE\n"
-	"                          --duration S [--rate R] [--connections N] [--reuse-tokens]\n"
-	"                          [--expect STRING] [--label L] [--timeout-ms MS] [--samples FILE]\n"
-	"  LIST: a file naming one request-body file per line. FILE: one JWT per line.\n"
-	"  --rate R: open loop at R requests/s, latency from the intended send time;\n"
-	"  without it: closed loop, each connection sends again as soon as it is answered.\n"
-	"  --samples FILE: also write every latency (microseconds, one per line) to FILE.\n"
-	"  Prints one line: label mode requests rps statuses latency percentiles (ms).\n";
+    "usage: ehrgate-bench-load --url http://127.0.0.1:PORT/PATH --bodies LIST --tokens FILE\n"
+    "                          --duration S [--rate R] [--connections N] [--reuse-tokens]\n"
+    "                          [--expect STRING] [--label L] [--timeout-ms MS] [--samples FILE]\n"
+    "  LIST: a file naming one request-body file per line. FILE: one JWT per line.\n"
+    "  --rate R: open loop at R requests/s, latency from the intended send time;\n"
+    "  without it: closed loop, each connection sends again as soon as it is answered.\n"
+    "  --samples FILE: also write every latency (microseconds, one per line) to FILE.\n"
+    "  Prints one line: label mode requests rps statuses latency percentiles (ms).\n";
 
 #define MAX_CONNS 1024
 #define MAX_BODIES 4096
@@ -64,12 +64,12 @@ struct body {
 
 struct conn {
 	int fd;
-	bool busy;                 /* a request is in flight on it */
-	bool want_out;             /* EPOLLOUT registered */
+	bool busy;     /* a request is in flight on it */
+	bool want_out; /* EPOLLOUT registered */
 	char hdr[HDR_CAP];
 	size_t hdr_len;
 	const struct body *body;
-	size_t sent;               /* bytes of hdr + body written so far */
+	size_t sent; /* bytes of hdr + body written so far */
 	int64_t t_intended, t_sent;
 	char *in;
 	size_t in_len;
@@ -93,10 +93,10 @@ static struct {
 static struct {
 	int64_t t0, t_end, t_last_done;
 	uint64_t next_body, next_token;
-	uint64_t due, dispatched, done;           /* open loop: request k due at t0 + k/rate */
+	uint64_t due, dispatched, done; /* open loop: request k due at t0 + k/rate */
 	uint64_t st_2xx, st_other, expect_miss, errors, timeouts, reconnects;
 	bool tokens_exhausted;
-	int64_t *lat, *svc;                       /* ns: from intended send, from actual send */
+	int64_t *lat, *svc; /* ns: from intended send, from actual send */
 	size_t n_lat, cap_lat;
 	int epfd, tfd;
 	struct conn *conns;
@@ -150,8 +150,9 @@ static void parse_url(const char *url)
 	char *end;
 	long port;
 
-	if (strncmp(url, "http://", 7) != 0 || (colon = strchr(p, ':')) == NULL || (slash = strchr(p, '/')) == NULL ||
-	    colon > slash || (size_t)(colon - p) >= sizeof(cfg.host) || strlen(slash) >= sizeof(cfg.path))
+	if (strncmp(url, "http://", 7) != 0 || (colon = strchr(p, ':')) == NULL ||
+	    (slash = strchr(p, '/')) == NULL || colon > slash || (size_t)(colon - p) >= sizeof(cfg.host) ||
+	    strlen(slash) >= sizeof(cfg.path))
 		usage_fail(prog, "--url: expected http://IP:PORT/PATH");
 	memcpy(cfg.host, p, (size_t)(colon - p));
 	port = strtol(colon + 1, &end, 10);
@@ -197,7 +198,8 @@ static void conn_reset(struct conn *c)
 	c->in_len = 0;
 	c->fd = conn_open();
 	if (c->fd < 0) {
-		fprintf(stderr, "%s: reconnect to %s:%u failed: %s\n", prog, cfg.host, cfg.port, strerror(errno));
+		fprintf(stderr, "%s: reconnect to %s:%u failed: %s\n", prog, cfg.host, cfg.port,
+			strerror(errno));
 		exit(1);
 	}
 	run.reconnects++;
@@ -262,7 +264,8 @@ static bool conn_send(struct conn *c, int64_t intended)
 	}
 	tok = cfg.tokens[run.next_token++ % cfg.n_tokens];
 	n = snprintf(c->hdr, sizeof(c->hdr),
-		     "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\nAccept: application/json\r\n"
+		     "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\nAccept: "
+		     "application/json\r\n"
 		     "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n",
 		     cfg.path, cfg.host, cfg.port, tok, b->len);
 	if (n < 0 || (size_t)n >= sizeof(c->hdr)) {
@@ -321,13 +324,13 @@ static int parse_response(struct conn *c, size_t *used, int *status, bool *close
 	head = (size_t)(end - c->in) + 4;
 	if (head < 16 || strncmp(c->in, "HTTP/1.", 7) != 0)
 		return -1;
-	*status = atoi(c->in + 9);
+	*status = (int)strtol(c->in + 9, NULL, 10);
 	*close_after = strncmp(c->in, "HTTP/1.0", 8) == 0;
 	for (l = c->in; l < end;) {
 		const char *e = memmem(l, (size_t)(end + 2 - l), "\r\n", 2);
 
 		if ((v = hdr_value(l, e, "Content-Length:")) != NULL)
-			clen = atoll(v);
+			clen = strtoll(v, NULL, 10);
 		else if ((v = hdr_value(l, e, "Transfer-Encoding:")) != NULL && span_has(v, e, "chunked"))
 			chunked = true;
 		else if ((v = hdr_value(l, e, "Connection:")) != NULL && span_has(v, e, "close"))
@@ -503,6 +506,17 @@ static double pct(const int64_t *v, size_t n, double p)
 	return (double)v[k - 1] / 1e6;
 }
 
+/* A numeric option value within [lo, hi], or a usage error. */
+static double num_arg(const char *opt, const char *v, double lo, double hi)
+{
+	char *end;
+	double x = strtod(v, &end);
+
+	if (end == v || *end != '\0' || x < lo || x > hi)
+		usage_fail(prog, "%s: expected a number from %g to %g", opt, lo, hi);
+	return x;
+}
+
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *bodies_path = NULL, *tokens_path = NULL;
@@ -531,11 +545,11 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--tokens") == 0)
 			tokens_path = v;
 		else if (strcmp(a, "--rate") == 0)
-			cfg.rate = atof(v);
+			cfg.rate = num_arg(a, v, 0, 1e7);
 		else if (strcmp(a, "--duration") == 0)
-			cfg.duration = atof(v);
+			cfg.duration = num_arg(a, v, 0.001, 86400);
 		else if (strcmp(a, "--connections") == 0)
-			cfg.n_conns = atoi(v);
+			cfg.n_conns = (int)num_arg(a, v, 1, MAX_CONNS);
 		else if (strcmp(a, "--expect") == 0)
 			cfg.expect = v;
 		else if (strcmp(a, "--label") == 0)
@@ -543,7 +557,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--samples") == 0)
 			cfg.samples = v;
 		else if (strcmp(a, "--timeout-ms") == 0)
-			cfg.timeout_ns = atoll(v) * 1000000LL;
+			cfg.timeout_ns = (int64_t)num_arg(a, v, 1, 3600000) * 1000000LL;
 		else
 			usage_fail(prog, "unknown argument '%s'", a);
 	}
@@ -584,7 +598,8 @@ int main(int argc, char **argv)
 		c->in = xmalloc(MAX_RESPONSE);
 		c->fd = conn_open();
 		if (c->fd < 0) {
-			fprintf(stderr, "%s: connect to %s:%u failed: %s\n", prog, cfg.host, cfg.port, strerror(errno));
+			fprintf(stderr, "%s: connect to %s:%u failed: %s\n", prog, cfg.host, cfg.port,
+				strerror(errno));
 			return 1;
 		}
 		conn_watch(c, EPOLL_CTL_ADD, false);
@@ -592,7 +607,7 @@ int main(int argc, char **argv)
 
 	run.t0 = clock_mono_ns();
 	run.t_end = run.t0 + (int64_t)(cfg.duration * 1e9);
-	t_stop = run.t_end + cfg.timeout_ns;   /* after the end: wait for answers still owed */
+	t_stop = run.t_end + cfg.timeout_ns; /* after the end: wait for answers still owed */
 	dispatch(run.t0);
 	for (;;) {
 		bool inflight = false;
@@ -645,17 +660,21 @@ int main(int argc, char **argv)
 	}
 	qsort(run.lat, run.n_lat, sizeof(*run.lat), cmp_i64);
 	qsort(run.svc, run.n_lat, sizeof(*run.svc), cmp_i64);
-	printf("label=%s mode=%s conns=%d secs=%.2f done=%llu rps=%.0f ok2xx=%llu other_status=%llu expect_miss=%llu "
-	       "errors=%llu timeouts=%llu reconnects=%llu unsent=%llu tokens_exhausted=%d "
-	       "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f svc_p50_ms=%.3f svc_p99_ms=%.3f\n",
-	       cfg.label, cfg.rate > 0 ? "rate" : "closed", cfg.n_conns, secs, (unsigned long long)run.done,
-	       secs > 0 ? (double)run.done / secs : 0.0, (unsigned long long)run.st_2xx,
-	       (unsigned long long)run.st_other, (unsigned long long)run.expect_miss, (unsigned long long)run.errors,
-	       (unsigned long long)run.timeouts, (unsigned long long)(run.reconnects),
-	       (unsigned long long)(run.due > run.dispatched ? run.due - run.dispatched : 0), run.tokens_exhausted,
-	       pct(run.lat, run.n_lat, 50), pct(run.lat, run.n_lat, 90), pct(run.lat, run.n_lat, 99),
-	       pct(run.lat, run.n_lat, 99.9), run.n_lat ? (double)run.lat[run.n_lat - 1] / 1e6 : 0.0,
-	       pct(run.svc, run.n_lat, 50), pct(run.svc, run.n_lat, 99));
+	printf(
+	    "label=%s mode=%s conns=%d secs=%.2f done=%llu rps=%.0f ok2xx=%llu other_status=%llu "
+	    "expect_miss=%llu "
+	    "errors=%llu timeouts=%llu reconnects=%llu unsent=%llu tokens_exhausted=%d "
+	    "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f svc_p50_ms=%.3f svc_p99_ms=%.3f\n",
+	    cfg.label, cfg.rate > 0 ? "rate" : "closed", cfg.n_conns, secs, (unsigned long long)run.done,
+	    secs > 0 ? (double)run.done / secs : 0.0, (unsigned long long)run.st_2xx,
+	    (unsigned long long)run.st_other, (unsigned long long)run.expect_miss,
+	    (unsigned long long)run.errors, (unsigned long long)run.timeouts,
+	    (unsigned long long)(run.reconnects),
+	    (unsigned long long)(run.due > run.dispatched ? run.due - run.dispatched : 0),
+	    run.tokens_exhausted, pct(run.lat, run.n_lat, 50), pct(run.lat, run.n_lat, 90),
+	    pct(run.lat, run.n_lat, 99), pct(run.lat, run.n_lat, 99.9),
+	    run.n_lat ? (double)run.lat[run.n_lat - 1] / 1e6 : 0.0, pct(run.svc, run.n_lat, 50),
+	    pct(run.svc, run.n_lat, 99));
 	for (int i = 0; i < cfg.n_conns; i++) {
 		if (run.conns[i].fd >= 0)
 			close(run.conns[i].fd);

@@ -27,18 +27,18 @@
 static const char prog[] = "ehrgate-bench-tokens";
 
 static const char usage[] =
-	"usage: ehrgate-bench-tokens --alg ES384|RS384 --key PEM --kid KID --iss URL --aud URL\n"
-	"                            --count N --out FILE [--lifetime S] [--threads N]\n"
-	"  Sign N CDS Hooks JWTs (fresh jti each, iat=now, exp=now+S, default 600) and write one\n"
-	"  compact JWS per line to FILE. Prints the signing rate to stdout.\n";
+    "usage: ehrgate-bench-tokens --alg ES384|RS384 --key PEM --kid KID --iss URL --aud URL\n"
+    "                            --count N --out FILE [--lifetime S] [--threads N]\n"
+    "  Sign N CDS Hooks JWTs (fresh jti each, iat=now, exp=now+S, default 600) and write one\n"
+    "  compact JWS per line to FILE. Prints the signing rate to stdout.\n";
 
 struct job {
-	enum jose_alg alg;
 	EVP_PKEY *key;
 	const char *kid, *iss, *aud;
 	long lifetime_s;
-	size_t first, n;      /* this thread's slice of the output */
-	char **out;           /* shared array, one slot per token */
+	size_t first, n; /* this thread's slice of the output */
+	char **out;	 /* shared array, one slot per token */
+	enum jose_alg alg;
 	int rc;
 };
 
@@ -146,8 +146,15 @@ int main(int argc, char **argv)
 	for (long t = 0; t < threads; t++) {
 		size_t per = (size_t)count / (size_t)threads, first = per * (size_t)t;
 
-		jobs[t] = (struct job){alg, key, kid, iss, aud, lifetime, first,
-				       t == threads - 1 ? (size_t)count - first : per, toks, 0};
+		jobs[t] = (struct job){.key = key,
+				       .kid = kid,
+				       .iss = iss,
+				       .aud = aud,
+				       .lifetime_s = lifetime,
+				       .first = first,
+				       .n = t == threads - 1 ? (size_t)count - first : per,
+				       .out = toks,
+				       .alg = alg};
 		if (pthread_create(&th[t], NULL, sign_slice, &jobs[t]) != 0) {
 			fprintf(stderr, "%s: pthread_create failed\n", prog);
 			exit(1); /* the threads already started hold pointers into this frame */
@@ -172,8 +179,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	f = NULL;
-	printf("%ld %s tokens in %.2f s on %ld threads (%.0f signatures/s)\n", count, jose_alg_name(alg), secs, threads,
-	       (double)count / secs);
+	printf("%ld %s tokens in %.2f s on %ld threads (%.0f signatures/s)\n", count, jose_alg_name(alg),
+	       secs, threads, (double)count / secs);
 	rc = 0;
 out:
 	if (f)
