@@ -284,3 +284,24 @@ bool itest_file_contains(const char *path, const char *needle)
 	free(s);
 	return found;
 }
+
+static const char *const canaries[] = {
+	"Zqorvath", "Zqellington", "Zqarnaud", "Zqolokov", "Zqpark", "Zqbrien", "Zqvanderhoek",
+	"Zqmaldonado", "Zqraghunathan", "Zqwisniewska", "Zqmensah",
+};
+
+bool itest_has_canary(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(canaries) / sizeof(canaries[0]); i++)
+		if (strstr(s, canaries[i]))
+			return true;
+	return false;
+}
+
+bool itest_file_has_canary(const char *path)
+{
+	for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++)
+		if (itest_file_contains(path, canaries[i]))
+			return true;
+	return false;
+}
