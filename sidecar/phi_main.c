@@ -119,8 +119,6 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_val = i + 1 < argc;
-		if (!has_val && a[0] == '-' && a[1] == '-' && strcmp(a, "--help") != 0)
-			; /* options that take a value fail below through VAL() */
 #define VAL() (has_val ? argv[++i] : (usage_fail(PROG, "%s needs a value", a), argv[i]))
 		if (strcmp(a, "--type") == 0) {
 			const char *v = VAL();
