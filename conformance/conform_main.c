@@ -245,7 +245,7 @@ static int cmd_run(int argc, char **argv)
 		usage_fail(PROG, "--ehr: epic, oracle-health or generic");
 	if (strncmp(r.opt.target, "http://", 7) != 0 && strncmp(r.opt.target, "https://", 8) != 0)
 		usage_fail(PROG, "--target must be an http:// or https:// URL");
-	if (r.opt.jku && strcmp(r.opt.jku, "auto") && strcmp(r.opt.jku, "none") && strncmp(r.opt.jku, "http", 4))
+	if (r.opt.jku && strcmp(r.opt.jku, "auto") != 0 && strcmp(r.opt.jku, "none") != 0 && strncmp(r.opt.jku, "http", 4) != 0)
 		usage_fail(PROG, "--jku: auto, none or a URL");
 	snprintf(target, sizeof(target), "%s", r.opt.target);
 	tl = strlen(target);

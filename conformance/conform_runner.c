@@ -360,14 +360,14 @@ static void check_054(struct ctx *c, const cJSON *resp, const struct conform_evi
 			cJSON_ArrayForEach(a, json_arr(s, "actions")) {
 				const char *ta = json_str(a, "type"), *ra = json_str(a, "resourceId");
 
-				if (!ta || strcmp(ta, "delete") || !ra)
+				if (!ta || strcmp(ta, "delete") != 0 || !ra)
 					continue;
 				cJSON_ArrayForEach(b, json_arr(s, "actions")) {
 					const char *tb = json_str(b, "type");
 					const cJSON *res = json_obj(b, "resource");
 					char ref[256];
 
-					if (!tb || strcmp(tb, "update") || !json_str(res, "resourceType") || !json_str(res, "id"))
+					if (!tb || strcmp(tb, "update") != 0 || !json_str(res, "resourceType") || !json_str(res, "id"))
 						continue;
 					snprintf(ref, sizeof(ref), "%s/%s", json_str(res, "resourceType"), json_str(res, "id"));
 					if (strcmp(ref, ra) == 0) {
@@ -1034,7 +1034,7 @@ static void run_variants(struct ctx *c, struct pair *p)
 		if (x.rs.status != p->base_status)
 			conform_fail(c->res, "CDS-REQ-026", &ev, "answered %d with unknown members, %d without", x.rs.status,
 				     p->base_status);
-		else if (x.rs.status == 200 && p->baseline && (response_sig(x.json, sig, sizeof(sig)), strcmp(sig, p->base_sig)))
+		else if (x.rs.status == 200 && p->baseline && (response_sig(x.json, sig, sizeof(sig)), strcmp(sig, p->base_sig) != 0))
 			conform_fail(c->res, "CDS-REQ-026", &ev, "cards differ from the answer without unknown members");
 		else
 			conform_ok(c->res, "CDS-REQ-026");
@@ -1116,15 +1116,15 @@ static void run_auth(struct ctx *c)
 	{
 		enum conform_token other = c->prof->alg == JOSE_ALG_ES384 ? CONFORM_TOK_VALID_RS384 : CONFORM_TOK_VALID_ES384;
 		const struct {
-			enum conform_token tok;
 			const char *check;
-			enum cds_level lvl;
 			const char *what;
+			enum conform_token tok;
+			enum cds_level lvl;
 		} pos[] = {
-			{CONFORM_TOK_VALID, "CDS-AUTH-031", CDS_MUST, "valid token as the EHR signs it"},
-			{other, "CDS-AUTH-031", CDS_SHOULD, "valid token with the other recommended algorithm"},
-			{CONFORM_TOK_AUD_ARRAY, "CDS-AUTH-033", CDS_SHOULD, "aud as a one-element array"},
-			{CONFORM_TOK_VALID, "CDS-AUTH-035", CDS_POLICY, "token with the EHR's lifetime"},
+			{"CDS-AUTH-031", "valid token as the EHR signs it", CONFORM_TOK_VALID, CDS_MUST},
+			{"CDS-AUTH-031", "valid token with the other recommended algorithm", other, CDS_SHOULD},
+			{"CDS-AUTH-033", "aud as a one-element array", CONFORM_TOK_AUD_ARRAY, CDS_SHOULD},
+			{"CDS-AUTH-035", "token with the EHR's lifetime", CONFORM_TOK_VALID, CDS_POLICY},
 		};
 
 		for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
@@ -1763,7 +1763,7 @@ int conform_run_execute(struct conform_run *r, struct err *e)
 	if (rc < 0)
 		goto out;
 	/* jku: --jku URL | none | auto (the site client's first allowed jku) */
-	if (r->opt.jku && strcmp(r->opt.jku, "none") && strcmp(r->opt.jku, "auto"))
+	if (r->opt.jku && strcmp(r->opt.jku, "none") != 0 && strcmp(r->opt.jku, "auto") != 0)
 		snprintf(c.jku, sizeof(c.jku), "%s", r->opt.jku);
 	else if ((r->opt.jku == NULL || !strcmp(r->opt.jku, "auto")) && r->site.n_clients &&
 		 r->site.clients[0].jku_allow.n)
