@@ -41,7 +41,7 @@ static const char usage[] =
 	"  --ehr-key PEM          EHR signing key (EC P-384 and/or RSA), repeatable; default: the\n"
 	"                         repository's test keys the site trusts, else keys made for the run\n"
 	"  --iss ISS              JWT issuer (default: profile's fixed iss, else the site's client)\n"
-	"  --jku auto|none|URL    jku header (auto: the site client's first jku_allow entry)\n"
+	"  --jku auto|none|URL    jku header (auto: the site client's first jku_allow entry if on loopback)\n"
 	"  --aud URL              configured aud (Epic style) instead of the URL called\n"
 	"  --listen HOST:PORT     address of the simulated EHR (JWKS + FHIR); default 127.0.0.1:0\n"
 	"  --client-id ID         the service's OAuth client id (fhirAuthorization.subject)\n"

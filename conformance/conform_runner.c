@@ -1766,8 +1766,17 @@ int conform_run_execute(struct conform_run *r, struct err *e)
 	if (r->opt.jku && strcmp(r->opt.jku, "none") != 0 && strcmp(r->opt.jku, "auto") != 0)
 		snprintf(c.jku, sizeof(c.jku), "%s", r->opt.jku);
 	else if ((r->opt.jku == NULL || !strcmp(r->opt.jku, "auto")) && r->site.n_clients &&
-		 r->site.clients[0].jku_allow.n)
-		snprintf(c.jku, sizeof(c.jku), "%s", r->site.clients[0].jku_allow.v[0]);
+		 r->site.clients[0].jku_allow.n) {
+		/* only a loopback jku is one the harness can publish its keys at */
+		char hp[128];
+		const char *pp;
+
+		if (loopback_hostport(r->site.clients[0].jku_allow.v[0], hp, sizeof(hp), &pp))
+			snprintf(c.jku, sizeof(c.jku), "%s", r->site.clients[0].jku_allow.v[0]);
+		else
+			conform_run_note(r, "The site's jku_allow entry is not a loopback URL the harness can serve; tokens carry no jku "
+					    "(use --jku URL to send one anyway).");
+	}
 	if (r->opt.listen)
 		snprintf(listen, sizeof(listen), "%s", r->opt.listen);
 	else if (c.jku[0] && !loopback_hostport(c.jku, listen, sizeof(listen), &jku_path))
