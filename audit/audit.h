@@ -58,10 +58,11 @@ void audit_secret_free(struct audit_secret *s);
  * ------------------------------------------------------------------------------------- */
 struct audit_writer;
 
+/* Zero is the safe default: a zero-initialised options struct gets per-batch fdatasync. */
 enum audit_fsync {
-	AUDIT_FSYNC_ALWAYS = 1, /* append returns after fdatasync of its batch (group commit) */
-	AUDIT_FSYNC_BATCH = 2,  /* append returns at once; durable within batch_max_delay_ms */
-	AUDIT_FSYNC_NONE = 0,   /* never fdatasync (tests, benchmarks); recorded as "none" */
+	AUDIT_FSYNC_ALWAYS = 0, /* append returns after fdatasync of its batch (group commit) */
+	AUDIT_FSYNC_BATCH = 1,  /* append returns at once; durable within batch_max_delay_ms */
+	AUDIT_FSYNC_NONE = 2,   /* never fdatasync (tests, benchmarks); recorded as "none" */
 };
 
 struct audit_writer_opts {

@@ -33,7 +33,7 @@
 #define BALP "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
 #define DCM "http://dicom.nema.org/resources/ontology/DCM"
 
-enum kind { K_READ, K_VREAD, K_SEARCH, K_CREATE, K_UPDATE, K_DELETE, K_OTHER };
+enum kind { K_READ, K_VREAD, K_SEARCH, K_CREATE, K_UPDATE, K_DELETE, K_OTHER, K_EXPORT };
 
 static const struct {
 	const char *interaction, *action, *profile, *patient_profile;
@@ -45,21 +45,41 @@ static const struct {
 	[K_UPDATE] = {"update", "U", BALP "Update", BALP "PatientUpdate"},
 	[K_DELETE] = {"delete", "D", BALP "Delete", BALP "PatientDelete"},
 	[K_OTHER] = {NULL, "E", NULL, NULL},
+	[K_EXPORT] = {NULL, "R", NULL, NULL},
 };
 
-static enum kind classify(const char *interaction, const char *event)
+/* The sidecar's records (docs/sidecar.md "Audit records"): event cds.call (the EHR sends the
+ * patient's context and prefetch to the AI service: a read by the service), cds.discovery and
+ * cds.feedback (no patient data), egress (the AI service calling out: FHIR route by HTTP method,
+ * any other route is a disclosure, DICOM "Export"). An explicit "interaction" wins. */
+static enum kind classify(const char *interaction, const char *event, const char *method, const char *route)
 {
-	const char *s = interaction ? interaction : event ? event : "";
+	const char *s = event ? event : "";
 	if (interaction) {
 		for (int k = 0; k < K_OTHER; k++)
-			if (strcmp(s, kinds[k].interaction) == 0)
+			if (strcmp(interaction, kinds[k].interaction) == 0)
 				return (enum kind)k;
-		if (strcmp(s, "search-type") == 0 || strcmp(s, "search-system") == 0)
+		if (strcmp(interaction, "search-type") == 0 || strcmp(interaction, "search-system") == 0)
 			return K_SEARCH;
-		if (strcmp(s, "patch") == 0)
+		if (strcmp(interaction, "patch") == 0)
 			return K_UPDATE;
 		return K_OTHER;
 	}
+	if (strncmp(s, "egress", 6) == 0) {
+		if (route && strcmp(route, "fhir") != 0)
+			return K_EXPORT;
+		if (!method || !strcmp(method, "GET") || !strcmp(method, "HEAD"))
+			return K_READ;
+		if (!strcmp(method, "POST"))
+			return K_CREATE;
+		if (!strcmp(method, "PUT") || !strcmp(method, "PATCH"))
+			return K_UPDATE;
+		if (!strcmp(method, "DELETE"))
+			return K_DELETE;
+		return K_OTHER;
+	}
+	if (strstr(s, "discovery") || strstr(s, "feedback"))
+		return K_OTHER;
 	if (strstr(s, "search") || strstr(s, "query") || strstr(s, "export"))
 		return K_SEARCH;
 	if (strstr(s, "create") || strstr(s, "write"))
@@ -68,7 +88,7 @@ static enum kind classify(const char *interaction, const char *event)
 		return K_UPDATE;
 	if (strstr(s, "delete"))
 		return K_DELETE;
-	if (strstr(s, "hook") || strstr(s, "read") || strstr(s, "prefetch"))
+	if (strstr(s, "cds.call") || strstr(s, "hook") || strstr(s, "read") || strstr(s, "prefetch"))
 		return K_READ;
 	return K_OTHER;
 }
@@ -132,7 +152,7 @@ int audit_export_auditevent(const struct audit_record *rec, const char *log_id_h
 	struct json_limits lim = JSON_LIMITS_DEFAULT;
 	cJSON *in = NULL, *ev = NULL, *arr, *ent;
 	const char *event, *interaction, *decision, *patient, *user, *service, *rid, *hook, *resource, *query, *purpose,
-		*site, *ehr;
+		*site, *ehr, *method, *route;
 	char id[64], ts[25], status_s[24] = "";
 	enum kind k;
 	int outcome = 0, rc = 0;
@@ -159,14 +179,16 @@ int audit_export_auditevent(const struct audit_record *rec, const char *log_id_h
 	purpose = jstr(in, "purpose");
 	site = jstr(in, "site");
 	ehr = jstr(in, "ehr");
+	method = jstr(in, "method");
+	route = jstr(in, "route");
 	if (json_i64(in, "status", &status) == 0)
 		snprintf(status_s, sizeof status_s, "%lld", (long long)status);
-	k = classify(interaction, event);
+	k = classify(interaction, event, method, route);
 
 	/* outcome: audit-event-outcome 0 success, 4 minor failure, 8 serious failure */
 	if (decision && (!strcmp(decision, "deny") || !strcmp(decision, "block")))
 		outcome = 4;
-	else if (decision && (!strcmp(decision, "deadline") || !strcmp(decision, "error")))
+	else if (decision && (!strcmp(decision, "deadline") || !strcmp(decision, "error") || !strcmp(decision, "upstream_error")))
 		outcome = 8;
 	if (status >= 500)
 		outcome = outcome > 8 ? outcome : 8;
@@ -182,7 +204,9 @@ int audit_export_auditevent(const struct audit_record *rec, const char *log_id_h
 		cJSON *meta = cJSON_AddObjectToObject(ev, "meta"), *prof = cJSON_AddArrayToObject(meta, "profile");
 		cJSON_AddItemToArray(prof, cJSON_CreateString(patient ? kinds[k].patient_profile : kinds[k].profile));
 	}
-	if (k == K_OTHER) {
+	if (k == K_EXPORT) {
+		cJSON_AddItemToObject(ev, "type", coding(DCM, "110106", "Export"));
+	} else if (k == K_OTHER) {
 		cJSON_AddItemToObject(ev, "type", coding(DCM, "110100", "Application Activity"));
 	} else {
 		cJSON_AddItemToObject(ev, "type", coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest",
@@ -213,7 +237,7 @@ int audit_export_auditevent(const struct audit_record *rec, const char *log_id_h
 	 * Source, the data flows from it). The AI service reaches the sidecar on loopback. */
 	arr = cJSON_AddArrayToObject(ev, "agent");
 	{
-		bool toward_client = k == K_READ || k == K_VREAD || k == K_SEARCH || k == K_OTHER;
+		bool toward_client = k == K_READ || k == K_VREAD || k == K_SEARCH || k == K_OTHER || k == K_EXPORT;
 		cJSON_AddItemToArray(arr, agent(DCM, toward_client ? "110152" : "110153",
 						toward_client ? "Destination Role ID" : "Source Role ID",
 						ident_who("urn:ehrgate:service", service ? service : "unknown"), user == NULL,

@@ -396,7 +396,8 @@ void af_unmap_file(uint8_t *p, size_t len, bool mapped)
 		free(p);
 }
 
-int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, struct err *e)
+int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, bool sync,
+			 struct err *e)
 {
 	char tmp[4096];
 	int fd = -1, rc = 0, dfd;
@@ -417,7 +418,7 @@ int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, si
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) != 0) {
+	if (sync && fsync(fd) != 0) {
 		rc = err_set(e, -errno, "%s: fsync: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -425,7 +426,7 @@ int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, si
 		rc = err_set(e, -errno, "%s: rename: %s", path, strerror(errno));
 		goto out;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = sync ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		if (fsync(dfd) != 0)
 			rc = err_set(e, -errno, "%s: fsync: %s", dir, strerror(errno));
@@ -635,7 +636,22 @@ static bool jv_string(struct jv *v)
 {
 	v->p++;   /* opening quote */
 	while (v->p < v->end) {
-		unsigned c = *v->p;
+		unsigned c;
+		/* fast path: plain printable ASCII, 8 bytes at a time when none is special */
+		while (v->end - v->p >= 8) {
+			uint64_t x;
+			memcpy(&x, v->p, 8);
+			/* any byte < 0x20, >= 0x80, '"' (0x22) or '\\' (0x5c)? (classic SWAR tests) */
+			uint64_t lo = (x - 0x2020202020202020ull) & ~x;
+			uint64_t q = x ^ 0x2222222222222222ull, bs = x ^ 0x5c5c5c5c5c5c5c5cull;
+			uint64_t hit = lo | ((q - 0x0101010101010101ull) & ~q) | ((bs - 0x0101010101010101ull) & ~bs) | x;
+			if (hit & 0x8080808080808080ull)
+				break;
+			v->p += 8;
+		}
+		if (v->p >= v->end)
+			break;
+		c = *v->p;
 		if (c == '"') {
 			v->p++;
 			return true;

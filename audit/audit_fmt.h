@@ -156,8 +156,9 @@ uint8_t *af_keys_build(const uint8_t log_id[16], uint64_t segment, const uint8_t
 int af_map_file(const char *path, uint64_t max, uint8_t **out, size_t *len, bool *mapped, struct err *e);
 void af_unmap_file(uint8_t *p, size_t len, bool mapped);
 
-/* Write bytes to path atomically (tmp + fsync + rename + dir fsync), mode. */
-int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, struct err *e);
+/* Write bytes to path atomically (tmp + rename; with sync also fsync of file and dir), mode. */
+int af_write_file_atomic(const char *dir, const char *path, const uint8_t *p, size_t n, unsigned mode, bool sync,
+			 struct err *e);
 
 /* §4 decode of control payloads used by several modules. */
 struct af_open {

@@ -205,7 +205,7 @@ static int key_write(const char *dir, enum kkind kind, const uint8_t key[32], bo
 	n = snprintf(line, KEYLINE_MAX, "ehrgate-audit %s 1 %s\n", kind_name[kind], b64);
 	sodium_memzero(b64, sizeof b64);
 	if (force) {
-		rc = af_write_file_atomic(dir, path, (const uint8_t *)line, (size_t)n, mode, e);
+		rc = af_write_file_atomic(dir, path, (const uint8_t *)line, (size_t)n, mode, true, e);
 	} else {
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (fd < 0) {

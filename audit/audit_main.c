@@ -38,7 +38,8 @@ static const char usage[] =
 	"      exit 0 valid, 1 invalid, 2 could not verify\n"
 	"  show DIR --key REVIEWER_KEY [--index-key K] [--since T] [--until T] [--patient REF]\n"
 	"       [--user U] [--decision D] [--scan]\n"
-	"      decrypted records as JSON lines (T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff]Z)\n"
+	"      decrypted records as JSON lines (T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff]Z);\n"
+	"      filters use the blind index when an index key is at hand; `query` is the same command\n"
 	"  export DIR --key REVIEWER_KEY --format auditevent [filters as for show]\n"
 	"      FHIR R4 AuditEvent NDJSON (IHE BALP)\n"
 	"  stats DIR [--key REVIEWER_KEY | --index-key K]\n"
@@ -280,10 +281,10 @@ static int cmd_append(int argc, char **argv)
 			break;
 		}
 		/* Every complete line available now is submitted; then one sync covers them all. */
-		for (;;) {
+		while (in.len > start) {
 			char *nl = memchr(in.p + start, '\n', in.len - start);
 			size_t len;
-			uint64_t seq;
+			uint64_t seq = 0;
 			if (!nl)
 				break;
 			len = (size_t)(nl - (in.p + start));
@@ -632,7 +633,7 @@ int main(int argc, char **argv)
 		return cmd_append(argc, argv);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(argc, argv);
-	if (!strcmp(cmd, "show"))
+	if (!strcmp(cmd, "show") || !strcmp(cmd, "query"))   /* DESIGN.md §3.2 names it "query" */
 		return cmd_show(argc, argv, false);
 	if (!strcmp(cmd, "export"))
 		return cmd_show(argc, argv, true);

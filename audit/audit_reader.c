@@ -85,7 +85,7 @@ static int rseg_load(const char *dir, uint64_t seg, const struct audit_secret *r
 		if ((rc = af_read_file(path, AF_KEYS_HDR + AUDIT_MAX_RECIPIENTS * AF_KEYS_ENTRY + AF_KEYS_SUM, &s->keys,
 				       &s->keys_len, e)) != 0)
 			return rc;
-		if ((rc = af_keys_open(s->keys, s->keys_len, rk, s->op.log_id, seg, sec->env, e)) != 0)
+		if (af_keys_open(s->keys, s->keys_len, rk, s->op.log_id, seg, sec->env, e) != 0)
 			return err_prefix(e, "%s", path);
 		af_key_commit(sec->env + 32, commit);
 		if (sodium_memcmp(commit, s->op.key_commit, 32) != 0) {
@@ -180,6 +180,8 @@ static bool in_time(const struct audit_filter *f, int64_t t)
 static int frame_at(const struct rseg *s, uint64_t off, struct af_hdr *h, struct err *e)
 {
 	const char *why = "";
+
+	memset(h, 0, sizeof *h);   /* safe value first */
 	if (off > s->log_len || s->log_len - off < AF_HDR)
 		return err_set(e, -EBADMSG, "segment %llu: truncated frame at offset %llu", (unsigned long long)s->seg,
 			       (unsigned long long)off);
@@ -336,7 +338,7 @@ int audit_rewrap(const char *dir, const struct audit_secret *rk, const uint8_t (
 			if (rc == 0 && pass == 1) {
 				size_t len;
 				uint8_t *img = af_keys_build(s.op.log_id, segs[i], sec->env, rcpt, n, &len);
-				rc = af_write_file_atomic(dir, path, img, len, 0600, e);
+				rc = af_write_file_atomic(dir, path, img, len, 0600, true, e);
 				free(img);
 			}
 			sodium_memzero(sec->env, sizeof sec->env);
@@ -350,7 +352,8 @@ int audit_rewrap(const char *dir, const struct audit_secret *rk, const uint8_t (
 }
 
 /* ------------------------------------------------------------------ stats */
-static const char *const decision_vocab[] = {"allow", "deny", "redact", "strip", "deadline", "error", "block", "report"};
+/* docs/sidecar.md: allow, deny, strip, deadline, upstream_error, error, redact, block */
+static const char *const decision_vocab[] = {"allow", "deny", "redact", "strip", "deadline", "upstream_error", "error", "block", "report"};
 #define NVOCAB (sizeof decision_vocab / sizeof decision_vocab[0])
 
 static void count_decision(struct audit_stats *st, const char *name)

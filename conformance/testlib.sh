@@ -86,7 +86,7 @@ PY
 no_canary() {
   local f
   for f in "$@"; do
-    if grep -q "Zq" "$f" 2>/dev/null; then fail "PHI canary found in $f"; grep -n "Zq" "$f" | head -3; fi
+    if grep -qE "Zq(orvath|ellington|arnaud|olokov|park|brien|vanderhoek|maldonado|raghunathan|wisniewska|mensah)" "$f" 2>/dev/null; then fail "PHI canary found in $f"; grep -nE "Zq(orvath|ellington|arnaud|olokov|park|brien|vanderhoek|maldonado|raghunathan|wisniewska|mensah)" "$f" | head -3; fi
   done
 }
 

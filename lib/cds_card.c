@@ -52,6 +52,15 @@ static bool absolute_url(const char *s)
 	return *p != '\0' && *p != '/' && strpbrk(s, " \t\r\n") == NULL;
 }
 
+/* s equals one of the NULL-terminated list */
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; s && *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
 static bool is_str(const cJSON *o, const char *key)
 {
 	return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, key));
@@ -99,7 +108,7 @@ static void check_action(const cJSON *a, int card, const char *ptr, struct cds_f
 		add(f, "CDS-CARD-052", CDS_MUST, card, ptr, "action must be an object");
 		return;
 	}
-	if (type == NULL || (strcmp(type, "create") && strcmp(type, "update") && strcmp(type, "delete"))) {
+	if (!one_of(type, (const char *const[]){"create", "update", "delete", NULL})) {
 		snprintf(p, sizeof(p), "%s/type", ptr);
 		add(f, "CDS-CARD-052", CDS_MUST, card, p, "action type must be create, update or delete");
 		return;
@@ -155,7 +164,7 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 	/* check 45: indicator enum (case-sensitive; hard-stop and success are not 2.0 values) */
 	ind = json_str(card, "indicator");
 	snprintf(p, sizeof(p), "%s/indicator", base);
-	if (ind == NULL || (strcmp(ind, "info") && strcmp(ind, "warning") && strcmp(ind, "critical")))
+	if (!one_of(ind, (const char *const[]){"info", "warning", "critical", NULL}))
 		add(f, "CDS-CARD-045", CDS_MUST, i, p, "indicator must be info, warning or critical");
 	/* check 46: source.label; url/icon absolute; topic is a Coding */
 	src = cJSON_GetObjectItemCaseSensitive(card, "source");
@@ -193,14 +202,16 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 		int recommended = 0;
 
 		snprintf(p, sizeof(p), "%s/selectionBehavior", base);
-		if (sel == NULL || (strcmp(sel, "at-most-one") && strcmp(sel, "any")))
+		if (!one_of(sel, (const char *const[]){"at-most-one", "any", NULL}))
 			add(f, "CDS-CARD-049", CDS_MUST, i, p, "selectionBehavior at-most-one or any is required with suggestions");
 		if (!cJSON_IsArray(sugs)) {
 			snprintf(p, sizeof(p), "%s/suggestions", base);
 			add(f, "CDS-CARD-051", CDS_MUST, i, p, "suggestions must be an array");
 		}
 		j = 0;
-		cJSON_ArrayForEach(c, (cJSON_IsArray(sugs) ? sugs : NULL)) {
+		const cJSON *sug_list = cJSON_IsArray(sugs) ? sugs : NULL;
+
+		cJSON_ArrayForEach(c, sug_list) {
 			const cJSON *acts = cJSON_GetObjectItemCaseSensitive(c, "actions"), *a, *rec;
 			int k = 0;
 
@@ -216,7 +227,9 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 				recommended++;
 			if (acts && !cJSON_IsArray(acts))
 				add(f, "CDS-CARD-051", CDS_MUST, i, p, "actions must be an array");
-			cJSON_ArrayForEach(a, (cJSON_IsArray(acts) ? acts : NULL)) {
+			const cJSON *act_list = cJSON_IsArray(acts) ? acts : NULL;
+
+			cJSON_ArrayForEach(a, act_list) {
 				char ap[CDS_POINTER_MAX];
 
 				snprintf(ap, sizeof(ap), "%s/actions/%d", p, k++);
@@ -237,7 +250,9 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 		add(f, "CDS-CARD-055", CDS_MUST, i, p, "links must be an array");
 	}
 	j = 0;
-	cJSON_ArrayForEach(c, (cJSON_IsArray(links) ? links : NULL)) {
+	const cJSON *link_list = cJSON_IsArray(links) ? links : NULL;
+
+	cJSON_ArrayForEach(c, link_list) {
 		const char *type = json_str(c, "type");
 		const cJSON *auto_l = cJSON_GetObjectItemCaseSensitive(c, "autolaunchable");
 
@@ -246,7 +261,7 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 			add(f, "CDS-CARD-055", CDS_MUST, i, p, "link label is required");
 		if (!absolute_url(json_str(c, "url")))
 			add(f, "CDS-CARD-055", CDS_MUST, i, p, "link url must be an absolute URL");
-		if (type == NULL || (strcmp(type, "absolute") && strcmp(type, "smart")))
+		if (!one_of(type, (const char *const[]){"absolute", "smart", NULL}))
 			add(f, "CDS-CARD-055", CDS_MUST, i, p, "link type must be absolute or smart");
 		else if (cJSON_GetObjectItemCaseSensitive(c, "appContext") && strcmp(type, "smart") != 0)
 			add(f, "CDS-CARD-055", CDS_MUST, i, p, "appContext is only allowed on smart links");
@@ -258,7 +273,9 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 	/* check 56: overrideReasons are Codings with display */
 	ors = cJSON_GetObjectItemCaseSensitive(card, "overrideReasons");
 	j = 0;
-	cJSON_ArrayForEach(c, (cJSON_IsArray(ors) ? ors : NULL)) {
+	const cJSON *or_list = cJSON_IsArray(ors) ? ors : NULL;
+
+	cJSON_ArrayForEach(c, or_list) {
 		snprintf(p, sizeof(p), "%s/overrideReasons/%d", base, j++);
 		if (!is_str(c, "code") || !is_str(c, "system") || !is_str(c, "display"))
 			add(f, "CDS-CARD-056", CDS_MUST, i, p, "override reason needs code, system and display");

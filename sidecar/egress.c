@@ -182,7 +182,7 @@ static void count_types(struct ecall *c, const struct phi_findings *f)
 		const char *t = phi_type_name(f->v[i].type);
 		size_t k;
 
-		for (k = 0; k < c->rec.n_phi && strcmp(c->rec.phi[k].type, t); k++)
+		for (k = 0; k < c->rec.n_phi && strcmp(c->rec.phi[k].type, t) != 0; k++)
 			;
 		if (k == c->rec.n_phi && k < AUDITREC_PHI_TYPES) {
 			c->rec.phi[k].type = t;

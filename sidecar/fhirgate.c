@@ -87,7 +87,7 @@ static void check_includes(const struct fhirgate_policy *p, const char *query, s
 		pct_decode(q, eq ? (size_t)(eq - q) : len, key, sizeof(key));
 		pct_decode(eq ? eq + 1 : q + len, eq ? len - (size_t)(eq + 1 - q) : 0, val, sizeof(val));
 		if (strncmp(key, "_include", 8) == 0 || strncmp(key, "_revinclude", 11) == 0) {
-			bool rev = key[1] == 'r';
+			bool rev = strncmp(key, "_revinclude", 11) == 0;
 			char *c1 = strchr(val, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
 			if (c1 == NULL || strcmp(val, "*") == 0 || strchr(val, '*')) {

@@ -538,6 +538,12 @@ static void on_feedback_response(const struct http_client_resp *resp, void *arg)
 	if (resp->status >= 200 && resp->status < 300) {
 		c->rec.decision = "allow";
 		reply_json(c, resp->status, resp->body_len ? resp->body : "{}", resp->body_len ? resp->body_len : 2);
+	} else if (resp->status >= 400 && resp->status < 500) {
+		/* the service refused the feedback (CDS Hooks 2.0 §Feedback; check 61): the EHR
+		 * must see a client error, not a gateway error */
+		c->rec.decision = "allow";
+		auditrec_add_rule(&c->rec, "upstream-4xx");
+		reply_outcome(c, resp->status, "invalid", "the CDS service refused the feedback");
 	} else {
 		upstream_failed(c, "upstream-status");
 	}

@@ -87,7 +87,7 @@ void metrics_count(struct metrics *m, const char *kind, const char *name, const 
 	for (i = 0; i < m->n_series; i++) {
 		struct series *s = &m->series[i];
 
-		if (s->status == status && !strcmp(s->kind, k) && !strcmp(s->name, n) && !strcmp(s->decision, d))
+		if (s->status == status && strcmp(s->kind, k) == 0 && strcmp(s->name, n) == 0 && strcmp(s->decision, d) == 0)
 			break;
 	}
 	if (i == m->n_series) {
@@ -131,7 +131,7 @@ void metrics_set_gauge(struct metrics *m, const char *name, int64_t value)
 
 	label(n, sizeof(n), name);
 	pthread_mutex_lock(&m->mu);
-	for (i = 0; i < m->n_gauges && strcmp(m->gauges[i].name, n); i++)
+	for (i = 0; i < m->n_gauges && strcmp(m->gauges[i].name, n) != 0; i++)
 		;
 	if (i == m->n_gauges && m->n_gauges < GAUGES_MAX)
 		memcpy(m->gauges[m->n_gauges++].name, n, sizeof(n));

@@ -5,8 +5,11 @@
  * offsets into the RAW input, and redaction can rewrite the raw bytes in place.
  *
  * Two detectors run over the decoded text (research/phi.md §4.2, DESIGN.md §3.1):
- *   (a) patterns for the Safe Harbor identifiers (45 CFR 164.514(b)(2)(i) A–R), compiled once
- *       per configuration into one Vectorscan database, every match confirmed by a validator;
+ *   (a) patterns for the Safe Harbor identifiers (45 CFR 164.514(b)(2)(i) A–R): literal-anchored
+ *       expressions and the site's MRN/member-id formats compiled once per configuration into
+ *       one Vectorscan database, plus a one-pass shape scanner for the digit-shaped identifiers
+ *       (SSN, phone, ZIP, IPv4, numeric dates, MBI, VIN) whose expressions cannot be anchored
+ *       on a literal; every candidate is confirmed by a validator;
  *   (b) the identifiers of the patient in context (names, birth date, MRN and other
  *       identifier values, phones, emails, address lines, city, ZIP), normalised and matched
  *       with a per-context token hash (no per-request regex compile).
@@ -17,7 +20,8 @@
  *   - struct phi_scratch belongs to ONE thread at a time (one per worker thread). It owns the
  *     decode buffers and a Vectorscan scratch cloned from the engine's prototype.
  *   - struct phi_context (a patient's identifiers) is immutable after it is built and may be
- *     shared read-only across threads. Its memory is sodium_malloc'd and wiped on free.
+ *     shared read-only across threads. It is one heap block, wiped (sodium_memzero) on free;
+ *     the JSON parse tree it was built from is wiped before it is freed.
  *   - struct phi_findings is caller-owned. Findings hold offsets only, never PHI text.
  * Error messages never contain request data.
  */
@@ -155,7 +159,9 @@ void phi_findings_drop(struct phi_findings *f, uint32_t types_mask, unsigned sou
 /* Write body with every finding replaced by "[REDACTED:TYPE]" into out (appended). Overlapping
  * findings are redacted as one span (the first finding's type). f must come from phi_scan of the
  * same bytes. JSON output stays valid JSON: replacements go inside strings, and a finding inside
- * a number replaces the whole number token with the string "[REDACTED:TYPE]". Form output is
+ * a number replaces the whole number token with the string "[REDACTED:TYPE]". (A finding in a
+ * member name is redacted in place too; two redacted names in one object can then collide —
+ * valid RFC 8259, but rejected by parsers that refuse duplicate names.) Form output is
  * percent-encoded. -E2BIG if out's maximum is reached, -EINVAL if a finding is out of range. */
 int phi_redact(const char *body, size_t len, const struct phi_findings *f, struct buf *out,
 	       struct err *e) __attribute__((warn_unused_result));

@@ -17,13 +17,29 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lib/mem.h"
 
 #define DEC_MAX_DEPTH 512
 
+/* GNU range designators: gcc and clang both accept them in C11 mode. */
+const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_UP,
+			     ['0' ... '9'] = PHI_CC_DIG, [0x80 ... 0xff] = PHI_CC_HIGH};
+
+/* JSON string bytes that end a verbatim run: '"', '\\', control characters, non-ASCII, and
+ * the starts of HTML entities and percent escapes. */
+static const uint8_t json_special[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['&'] = 1, ['%'] = 1,
+					  [0x80 ... 0xff] = 1};
+
 void phi_dec_fini(struct phi_dec *d)
 {
+	free(d->am);
+	free(d->dm);
+	free(d->hm);
+	free(d->wm);
 	free(d->t);
 	free(d->runs);
 	free(d->segs);
@@ -45,7 +61,7 @@ static void dec_reserve_t(struct phi_dec *d, size_t extra)
 
 static void push_run(struct phi_dec *d, size_t dd, size_t r, size_t dlen, size_t rlen)
 {
-	if (d->nruns == d->cruns) {
+	if (d->nruns == d->cruns || !d->runs) {
 		d->cruns = d->cruns ? d->cruns * 2 : 256;
 		d->runs = xrealloc(d->runs, d->cruns * sizeof(*d->runs));
 	}
@@ -91,7 +107,7 @@ static void emit_sep(struct phi_dec *d)
 
 static size_t push_seg(struct phi_dec *d, size_t d0, size_t r0, size_t r1, int kind, long key)
 {
-	if (d->nsegs == d->csegs) {
+	if (d->nsegs == d->csegs || !d->segs) {
 		d->csegs = d->csegs ? d->csegs * 2 : 64;
 		d->segs = xrealloc(d->segs, d->csegs * sizeof(*d->segs));
 	}
@@ -216,13 +232,97 @@ static size_t emit_high(struct phi_dec *d, const char *raw, size_t i, size_t end
 	return l;
 }
 
+static size_t utf8_enc(uint32_t cp, char out[4]);
+
+/* Bounded un-obfuscation (research/phi.md §4.2 item 3): an HTML entity (&#64; &#x40; &amp;
+ * &commat; ...) or a percent escape of '@' or '.' (%40, %2E) at raw[i]. Returns the raw bytes
+ * consumed and the replacement in out/olen, or 0 when raw[i] starts neither. */
+static size_t obfusc_at(const char *raw, size_t i, size_t end, char out[4], size_t *olen)
+{
+	static const struct { const char *name; char c; } named[] = {
+		{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''},
+		{"nbsp;", ' '}, {"commat;", '@'}, {"period;", '.'}, {"hyphen;", '-'}, {"dash;", '-'}};
+	size_t j = i + 1;
+
+	if (raw[i] == '%') {
+		if (i + 2 < end && raw[i + 1] == '4' && raw[i + 2] == '0') {
+			out[0] = '@';
+		} else if (i + 2 < end && raw[i + 1] == '2' && (raw[i + 2] == 'E' || raw[i + 2] == 'e')) {
+			out[0] = '.';
+		} else {
+			return 0;
+		}
+		*olen = 1;
+		return 3;
+	}
+	if (j < end && raw[j] == '#') {
+		uint32_t cp = 0;
+		size_t k = ++j;
+		bool hex = j < end && (raw[j] == 'x' || raw[j] == 'X');
+		if (hex)
+			k = ++j;
+		while (j < end && j - k < 7) {
+			char c = raw[j];
+			int v = c >= '0' && c <= '9' ? c - '0'
+				: hex && (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+			if (v < 0)
+				break;
+			cp = cp * (hex ? 16 : 10) + (uint32_t)v;
+			j++;
+		}
+		if (j == k || j >= end || raw[j] != ';' || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		int r = phi_norm_cp(cp, out);
+		*olen = r >= 0 ? (size_t)r : utf8_enc(cp, out);
+		return j + 1 - i;
+	}
+	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
+		size_t l = strlen(named[k].name);
+		if (end - j >= l && memcmp(raw + j, named[k].name, l) == 0) {
+			out[0] = named[k].c;
+			*olen = 1;
+			return l + 1;
+		}
+	}
+	return 0;
+}
+
+/* SWAR: does the 8-byte word hold a byte equal to c? */
+static inline bool has_byte(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (0x0101010101010101ull * c);
+	return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+}
+
 /* Text between raw[a, b): verbatim except normalised non-ASCII. */
 static void emit_text(struct phi_dec *d, const char *raw, size_t a, size_t b)
 {
 	size_t i = a, start = a;
 
 	while (i < b) {
-		if ((unsigned char)raw[i] < 0x80) {
+		if (i + 8 <= b) {
+			uint64_t w;
+			memcpy(&w, raw + i, 8);
+			if ((w & 0x8080808080808080ull) == 0 && !has_byte(w, '&') && !has_byte(w, '%')) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned char c = (unsigned char)raw[i];
+		if (c == '&' || c == '%') {
+			char rep[4];
+			size_t rl, ol;
+			if ((rl = obfusc_at(raw, i, b, rep, &ol)) != 0) {
+				emit_lin(d, raw, start, i - start);
+				emit_atomic(d, i, rl, rep, ol);
+				i += rl;
+				start = i;
+				continue;
+			}
+			i++;
+			continue;
+		}
+		if (c < 0x80) {
 			i++;
 			continue;
 		}
@@ -285,6 +385,8 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 
 	start = i;
 	for (;;) {
+		while (i < len && !json_special[(unsigned char)raw[i]])
+			i++;
 		if (i >= len)
 			return -1;
 		unsigned char c = (unsigned char)raw[i];
@@ -295,6 +397,22 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 		}
 		if (c < 0x20)
 			return -1; /* RFC 8259 §7: control characters must be escaped */
+		if (c == '&' || c == '%') {
+			char rep[4];
+			size_t rl, ol, q = i;
+			/* the entity must end before the closing quote */
+			while (q < len && raw[q] != '"' && raw[q] != '\\' && q - i < 12)
+				q++;
+			if ((rl = obfusc_at(raw, i, q, rep, &ol)) != 0) {
+				emit_lin(d, raw, start, i - start);
+				emit_atomic(d, i, rl, rep, ol);
+				i += rl;
+				start = i;
+			} else {
+				i++;
+			}
+			continue;
+		}
 		if (c >= 0x80) {
 			emit_lin(d, raw, start, i - start);
 			i += emit_high(d, raw, i, len);
@@ -524,10 +642,29 @@ static void form_field(struct phi_dec *d, const char *raw, size_t a, size_t b, l
 			i++;
 			start = i;
 		} else if (c == '%' && i + 2 < b && hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
-			char ch = (char)(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
+			unsigned char u[4];
+			size_t nu = 1, r = i + 3;
+			u[0] = (unsigned char)(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
+			/* a percent-encoded UTF-8 sequence is one character: normalise it like text */
+			size_t want = u[0] >= 0xf0 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
+			while (nu < want && r + 2 < b + 0 && raw[r] == '%' && hexval(raw[r + 1]) >= 0 &&
+			       hexval(raw[r + 2]) >= 0) {
+				u[nu++] = (unsigned char)(hexval(raw[r + 1]) * 16 + hexval(raw[r + 2]));
+				r += 3;
+			}
+			uint32_t cp;
+			char rep[4];
+			int k = -1;
+			if (nu == want && want > 1 && utf8_dec(u, nu, &cp) == nu)
+				k = phi_norm_cp(cp, rep);
 			emit_lin(d, raw, start, i - start);
-			emit_atomic(d, i, 3, &ch, 1);
-			i += 3;
+			if (k >= 0) {
+				emit_atomic(d, i, r - i, rep, (size_t)k);
+				i = r;
+			} else {
+				emit_atomic(d, i, 3, (const char *)u, 1);
+				i += 3;
+			}
 			start = i;
 		} else {
 			i++;
@@ -630,3 +767,72 @@ bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t
 	*re = rb->dlen == rb->rlen ? rb->r + (e - rb->d) : (size_t)rb->r + rb->rlen;
 	return true;
 }
+
+/* --- byte-class bitmaps ----------------------------------------------------------------------
+ * The token loops spend their time deciding, byte by byte, where words start and end. One
+ * vector pass turns the scan text into three bit arrays (ASCII letter, digit, non-ASCII) and
+ * the token loops then jump between word boundaries with count-trailing-zeros. */
+
+#if defined(__SSE2__)
+static inline unsigned sse_digit(__m128i v)
+{
+	__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+}
+static inline unsigned sse_alpha(__m128i v)
+{
+	__m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a));
+}
+#endif
+
+void phi_dec_bitmaps(struct phi_dec *d)
+{
+	size_t nw = d->n / 64 + 2, w, i;
+
+	if (nw > d->cwords) {
+		d->cwords = nw * 2;
+		d->am = xrealloc(d->am, d->cwords * 8);
+		d->dm = xrealloc(d->dm, d->cwords * 8);
+		d->hm = xrealloc(d->hm, d->cwords * 8);
+		d->wm = xrealloc(d->wm, d->cwords * 8);
+	}
+	d->nwords = nw;
+	for (w = 0; (w + 1) * 64 <= d->n; w++) {
+		const unsigned char *p = (const unsigned char *)d->t + w * 64;
+		uint64_t a = 0, g = 0, h = 0;
+#if defined(__SSE2__)
+		for (int k = 0; k < 4; k++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+			a |= (uint64_t)sse_alpha(v) << (16 * k);
+			g |= (uint64_t)sse_digit(v) << (16 * k);
+			h |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
+		}
+#else
+		for (int k = 0; k < 64; k++) {
+			uint8_t c = phi_cc[p[k]];
+			a |= (uint64_t)((c & PHI_CC_ALPHA) != 0) << k;
+			g |= (uint64_t)((c & PHI_CC_DIG) != 0) << k;
+			h |= (uint64_t)((c & PHI_CC_HIGH) != 0) << k;
+		}
+#endif
+		d->am[w] = a;
+		d->dm[w] = g;
+		d->hm[w] = h;
+		d->wm[w] = a | g | h;
+	}
+	for (; w < nw; w++) {
+		uint64_t a = 0, g = 0, h = 0;
+		for (i = w * 64; i < d->n && i < (w + 1) * 64; i++) {
+			uint8_t c = phi_cc[(unsigned char)d->t[i]];
+			a |= (uint64_t)((c & PHI_CC_ALPHA) != 0) << (i & 63);
+			g |= (uint64_t)((c & PHI_CC_DIG) != 0) << (i & 63);
+			h |= (uint64_t)((c & PHI_CC_HIGH) != 0) << (i & 63);
+		}
+		d->am[w] = a;
+		d->dm[w] = g;
+		d->hm[w] = h;
+		d->wm[w] = a | g | h;
+	}
+}
+

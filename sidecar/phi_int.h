@@ -40,7 +40,30 @@ struct phi_dec {
 	struct phi_seg *segs;
 	size_t nsegs, csegs;
 	enum phi_body kind;  /* what was decoded (JSON falls back to TEXT) */
+	/* one bit per scan-text byte (phi_dec_bitmaps): ASCII letter, digit, non-ASCII */
+	uint64_t *am, *dm, *hm, *wm; /* wm = am | dm | hm (word bytes) */
+	size_t nwords, cwords;
 };
+
+/* Build the byte-class bitmaps of d->t (SSE2 where available). */
+void phi_dec_bitmaps(struct phi_dec *d);
+/* First position >= i that is (want_set) or is not a word byte, or d->n. */
+static inline size_t phi_bm_next(const struct phi_dec *d, size_t i, bool want_set)
+{
+	size_t w = i >> 6;
+	uint64_t flip = want_set ? 0 : ~0ull, m;
+
+	if (i >= d->n)
+		return d->n;
+	m = (d->wm[w] ^ flip) & (~0ull << (i & 63));
+	while (!m) {
+		if (++w >= d->nwords)
+			return d->n;
+		m = d->wm[w] ^ flip;
+	}
+	size_t r = (w << 6) + (size_t)__builtin_ctzll(m);
+	return r < d->n ? r : d->n;
+}
 
 /* Decode body into d. Never fails on content (bad JSON falls back to TEXT); -E2BIG when the
  * body exceeds 4 GiB - 1 (offsets are 32-bit). */
@@ -53,6 +76,13 @@ bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t
 /* Unicode normalisation applied to the scan text (look-alikes, spaces, zero-width): returns
  * the number of replacement bytes written to out (0 = drop the character) or -1 (keep). */
 int phi_norm_cp(uint32_t cp, char out[4]);
+
+/* Byte classes of the scan text, shared by the token loops. */
+enum { PHI_CC_LOW = 1, PHI_CC_UP = 2, PHI_CC_DIG = 4, PHI_CC_HIGH = 8 };
+#define PHI_CC_ALPHA (PHI_CC_LOW | PHI_CC_UP)
+#define PHI_CC_ALNUM (PHI_CC_LOW | PHI_CC_UP | PHI_CC_DIG)
+#define PHI_CC_WORD (PHI_CC_ALNUM | PHI_CC_HIGH)
+extern const uint8_t phi_cc[256];
 
 /* A detector hit in decoded coordinates. */
 struct phi_hit {
@@ -80,6 +110,15 @@ struct phi_pattern {
 	phi_check_fn check;
 };
 
+typedef int (*phi_emit_fn)(void *arg, const struct phi_hit *h);
+/* Digit- and alnum-shaped identifiers (SSN, phone, ZIP, IPv4, numeric dates, MBI, VIN) found in
+ * one pass without regular expressions; each confirmed hit goes to emit (non-zero stops). */
+int phi_shape_scan(struct phi_vctx *vc, phi_emit_fn emit, void *arg);
+/* The same, one token at a time for the fused token pass: a digit run starting at ts
+ * (returns where the run of digit groups ends), or an alphanumeric token [ts, te). */
+size_t phi_shape_digits(struct phi_vctx *vc, size_t ts, phi_emit_fn emit, void *arg, int *rc);
+void phi_shape_alnum(struct phi_vctx *vc, size_t ts, size_t te, phi_emit_fn emit, void *arg, int *rc);
+
 extern const struct phi_pattern phi_builtin_patterns[];
 extern const size_t phi_n_builtin_patterns;
 /* Validator used for site MRN / member-id patterns: a match must not touch an alnum byte. */
@@ -104,8 +143,10 @@ bool phi_url_allowed(const char *url, size_t n, const char *const *extra);
 
 /* --- known identifiers (phi_known.c) --------------------------------------------------------- */
 
-/* Match the context's identifiers in the scan text; pushes PHI_SRC_KNOWN hits. */
-int phi_known_scan(const struct phi_context *ctx, const struct phi_dec *d, struct phi_hits *out);
+/* The fused token pass over d (bitmaps built): shape identifiers to emit, and, when ctx is
+ * not NULL, the context's identifiers into out. */
+int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_fn emit, void *arg,
+		   struct phi_hits *out);
 /* Is (y,m,d) one of the patient's dates? y < 100 compares the two-digit year. */
 bool phi_known_date(const struct phi_context *ctx, int y, int m, int d);
 /* Is the normalised (lower-case) email one of the patient's? */

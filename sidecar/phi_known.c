@@ -1,8 +1,12 @@
 /* phi_known — the identifiers of the patient in context, normalised, and their matcher.
  *
- * Owns struct phi_context: one sodium_malloc block holding match keys (names, address lines,
+ * Owns struct phi_context: one heap block holding match keys (names, address lines,
  * city, identifier values, phones, ZIP, compact birth dates), the patient's dates and emails.
- * The block is immutable after phi_context_from_patient_json() and wiped by phi_context_free().
+ * The block is immutable after phi_context_from_patient_json() and wiped by phi_context_free()
+ * (sodium_memzero). Every temporary copy made while building (the cJSON tree's strings and
+ * numbers, the builder's strings) is wiped before it is freed. The block is plain heap, not
+ * sodium_malloc: guard pages cost an mmap and three mprotect calls per request (~100 us in
+ * our VM), and the context lives for one request.
  * research/phi.md §4.2 is the design; the rules below are the ones it asks us to document.
  *
  * Sources (FHIR R4): Patient, RelatedPerson and Person at any depth of the given JSON (a
@@ -13,7 +17,8 @@
  * subscriberId and identifier[] (member ids).
  *
  * Matching, one pass over the scan text, no per-request regex compile (the context is built
- * per request; a Vectorscan literal compile costs milliseconds — ci/bench-phi measures both):
+ * per request; compiling it into a Vectorscan literal database would cost ~250 us p50 against
+ * ~10 us for this build — ci/bench-phi measures both):
  *  - Word keys: every word token of the text is folded (ASCII lower-case, Latin diacritics
  *    removed, apostrophes dropped, possessive 's split off) and looked up in a small hash of
  *    first tokens; multi-token keys (address lines, "San Diego") are verified token by token,
@@ -21,24 +26,34 @@
  *  - Identifier keys: at every token start that holds a digit (and at a letter→digit switch,
  *    "MRN00123456"), letters and digits are read on across up to three separator characters
  *    ("-", ".", " ", "/", "(", ")") and compared with the identifier values: leading zeros are
- *    ignored for record/member/other identifiers, never for phones, ZIPs and dates; a match
+ *    ignored for record/member/other identifiers, never for SSNs, phones, ZIPs and dates; a match
  *    must end where the token ends. A three-character prefix bitmap skips almost every token.
  *  - Dates and emails are confirmed by the pattern validators (phi_valid.c) and compared with
  *    the patient's values here (phi_known_date, phi_known_email): any written form of the
  *    birth date that the date patterns parse is a KNOWN date.
  *
  * Name rules (precision, research/phi.md §3 row A):
- *  - A name part of at most 2 letters ("Li", "Wu") or a particle ("van", "de", "la") never
- *    matches alone: it needs an adjacent matched name part or a courtesy title before it.
- *  - A name part that is a common English word or FHIR element name ("Hope", "May", "Will",
- *    "Brown", "Code", "Walker") matches alone only when written capitalised or in capitals
- *    ("Hope", "HOPE", not "hope"); lower-case it needs an adjacent matched name part.
+ *  - One-letter parts and particles ("van", "de", "la" inside a longer family name) never match
+ *    alone: they need an adjacent matched name part or a courtesy title before them.
+ *  - A two-letter part ("Li", "Wu", "Ho") matches alone only written in title case ("Li", not
+ *    "LI" or "li") and not followed by a number (the lithium level "Li 0.8"); otherwise it
+ *    needs an adjacent name part, a title ("Mr. LI") or a given-name initial ("W. Li").
+ *    A two-letter part that is an English word or clinical abbreviation ("Do", "Po", "Iv") is
+ *    treated like a one-letter part.
+ *  - A part that is a common English word, clinical word or FHIR element name ("Hope", "May",
+ *    "Will", "Brown", "Walker", "Code") matches alone only when capitalised ("Hope", "HOPE",
+ *    not "hope"), and at the start of a sentence only when a third-person or past-tense verb
+ *    or punctuation follows ("Will reports ..." yes; "Will continue ...", "May increase ..."
+ *    no). Lower-case it needs an adjacent name part ("hope smith").
+ *  - Two parts of the patient's name side by side confirm each other whatever their class
+ *    ("Al Ho", "joy green").
  *  - Eponyms: a name part directly followed (possessive allowed) by a clinical eponym word
  *    ("disease", "syndrome", "lymphoma", "palsy", "score", "fracture" ...) is not reported —
  *    "Addison's disease" for a patient named Addison — unless a title or another name part of
- *    the patient stands right before it ("Mr. Addison's disease", "Ann Addison disease").
+ *    the patient stands right before or after it ("Mr. Addison's disease", "Will Addison").
  *  - Adjacent matched name parts, middle initials between them, and an initial of one of the
  *    patient's given names before a matched part ("J. Smith") are reported as one span.
+ *  - The birth date is also matched in compact forms: yyyymmdd, mmddyyyy, mmddyy.
  *  - Identifier values with fewer than 5 significant characters are not matched (too many
  *    collisions with doses and counts); they are still caught by site MRN patterns.
  */
@@ -96,7 +111,8 @@ struct phi_context {
 	uint32_t initials;          /* bit (c - 'a') for each given-name initial */
 	uint64_t lens;              /* bit per first-token length of word keys */
 	uint8_t first[256];         /* first byte of word keys */
-	uint8_t idpref[46656 / 8];  /* 3-character prefixes of identifier keys */
+	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
+	uint8_t idpref[4096 / 8];   /* hashed 3-character prefixes of identifier keys */
 };
 
 /* --- folding and tokenising ----------------------------------------------------------------- */
@@ -268,8 +284,10 @@ static const char *const usps[][2] = {
 /* Fold a token in place to its USPS abbreviation (Publication 28, Appendix C). */
 static size_t usps_fold(char *b, size_t n)
 {
+	if (n == 0)
+		return 0;
 	for (size_t k = 0; k < NUSPS; k++) {
-		if (strlen(usps[k][0]) == n && memcmp(usps[k][0], b, n) == 0) {
+		if (usps[k][0][0] == b[0] && strlen(usps[k][0]) == n && memcmp(usps[k][0], b, n) == 0) {
 			size_t l = strlen(usps[k][1]);
 			memcpy(b, usps[k][1], l);
 			return l;
@@ -282,8 +300,10 @@ static size_t usps_fold(char *b, size_t n)
 
 static bool in_list(const char *const *list, const char *s, size_t n)
 {
+	if (n == 0)
+		return false;
 	for (; *list; list++)
-		if (strlen(*list) == n && memcmp(*list, s, n) == 0)
+		if ((*list)[0] == s[0] && strlen(*list) == n && memcmp(*list, s, n) == 0)
 			return true;
 	return false;
 }
@@ -663,6 +683,8 @@ static void add_date(struct builder *b, const char *v)
 	b_add(b, buf, 8, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
 	snprintf(buf, sizeof(buf), "%02d%02d%04d", m, d, y);
 	b_add(b, buf, 8, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
+	snprintf(buf, sizeof(buf), "%02d%02d%02d", m, d, y % 100); /* mmddyy: 030341 */
+	b_add(b, buf, 6, 0, PHI_T_DATE, K_ID_EXACT, 0, 0, ST_STRONG, 0, 0, 0);
 	sodium_memzero(buf, sizeof(buf));
 }
 
@@ -905,13 +927,19 @@ static size_t align16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
+/* 1..36 for [0-9a-z] (upper-case folded), 0 otherwise */
+static const uint8_t idx36_tab[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['g'] = 17, ['h'] = 18, ['i'] = 19,
+	['j'] = 20, ['k'] = 21, ['l'] = 22, ['m'] = 23, ['n'] = 24, ['o'] = 25, ['p'] = 26, ['q'] = 27, ['r'] = 28,
+	['s'] = 29, ['t'] = 30, ['u'] = 31, ['v'] = 32, ['w'] = 33, ['x'] = 34, ['y'] = 35, ['z'] = 36,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, ['G'] = 17, ['H'] = 18, ['I'] = 19,
+	['J'] = 20, ['K'] = 21, ['L'] = 22, ['M'] = 23, ['N'] = 24, ['O'] = 25, ['P'] = 26, ['Q'] = 27, ['R'] = 28,
+	['S'] = 29, ['T'] = 30, ['U'] = 31, ['V'] = 32, ['W'] = 33, ['X'] = 34, ['Y'] = 35, ['Z'] = 36};
+
 static int idx36(char c)
 {
-	if (isdig(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'z')
-		return 10 + c - 'a';
-	return -1;
+	return (int)idx36_tab[(unsigned char)c] - 1;
 }
 
 static void pref_set(uint8_t *bm, const char *s)
@@ -919,7 +947,7 @@ static void pref_set(uint8_t *bm, const char *s)
 	int a = idx36(s[0]), b = idx36(s[1]), c = idx36(s[2]);
 
 	if (a >= 0 && b >= 0 && c >= 0) {
-		unsigned i = (unsigned)(a * 1296 + b * 36 + c);
+		unsigned i = ((unsigned)(a * 1296 + b * 36 + c) * 2654435761u) >> 20;
 		bm[i >> 3] |= (uint8_t)(1u << (i & 7));
 	}
 }
@@ -930,8 +958,13 @@ static bool pref_test(const uint8_t *bm, char x, char y, char z)
 
 	if (a < 0 || b < 0 || c < 0)
 		return false;
-	unsigned i = (unsigned)(a * 1296 + b * 36 + c);
+	unsigned i = ((unsigned)(a * 1296 + b * 36 + c) * 2654435761u) >> 20;
 	return bm[i >> 3] & (1u << (i & 7));
+}
+
+static unsigned wkey(unsigned char c0, unsigned char c1, size_t len)
+{
+	return ((c0 * 31u + c1) * 64u + (unsigned)(len & 63)) * 2654435761u >> 20;
 }
 
 int phi_context_from_patient_json(const char *json, size_t len, struct phi_context **out, struct err *e)
@@ -944,8 +977,6 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 
 	*out = NULL;
 	memset(&b, 0, sizeof(b));
-	if (sodium_init() < 0)
-		return err_set(e, -ENOTSUP, "phi: libsodium unavailable");
 	if (len > (64u << 20))
 		return err_set(e, -E2BIG, "phi: context JSON larger than 64 MiB");
 	root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
@@ -970,12 +1001,9 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 	total = align16(sizeof(*ctx)) + align16(b.n * sizeof(struct kent)) + align16(nbuck * 4) +
 		align16(b.n * 4) + align16(b.ndates * sizeof(struct kdate)) + align16(b.nemails * 6) +
 		align16(pool + 1);
-	ctx = sodium_malloc(total);
-	if (!ctx) {
-		rc = err_set(e, -ENOMEM, "phi: cannot allocate context");
-		goto out;
-	}
-	memset(ctx, 0, total);
+	/* one heap block, wiped on free: sodium_malloc's guard pages cost an mmap and three
+	 * mprotect calls per request, measured at ~100 us in our VM — too much per hook call */
+	ctx = xcalloc(1, total);
 	ctx->total = total;
 	char *p = (char *)ctx + align16(sizeof(*ctx));
 	ctx->ent = (struct kent *)p;
@@ -1009,6 +1037,8 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 			ctx->buck[h] = ctx->nent + 1;
 			ctx->first[(unsigned char)x->s[0]] = 1;
 			ctx->lens |= 1ull << (x->flen < 63 ? x->flen : 63);
+			unsigned wk = wkey((unsigned char)x->s[0], x->flen > 1 ? (unsigned char)x->s[1] : 0, x->flen);
+			ctx->wbloom[wk >> 3] |= (uint8_t)(1u << (wk & 7));
 		} else {
 			ctx->ids[ctx->nids++] = ctx->nent;
 			if (x->len >= 3)
@@ -1053,7 +1083,7 @@ void phi_context_free(struct phi_context *ctx)
 		return;
 	/* total is read before the wipe: the whole block, header included, is zeroed */
 	sodium_memzero(ctx, ctx->total ? ctx->total : sizeof(*ctx));
-	sodium_free(ctx);
+	free(ctx);
 }
 
 size_t phi_context_size(const struct phi_context *ctx)
@@ -1092,13 +1122,22 @@ struct ncand {
 struct nlist {
 	struct ncand *v;
 	size_t n, cap;
+	struct ncand local[32]; /* most bodies name the patient a few times: no heap */
 };
 
 static void nl_push(struct nlist *l, struct ncand c)
 {
+	if (!l->v) {
+		l->v = l->local;
+		l->cap = 32;
+	}
 	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 32;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		struct ncand *nv = xmalloc(l->cap * 2 * sizeof(*nv));
+		memcpy(nv, l->v, l->n * sizeof(*nv));
+		if (l->v != l->local)
+			free(l->v);
+		l->v = nv;
+		l->cap *= 2;
 	}
 	l->v[l->n++] = c;
 }
@@ -1257,7 +1296,7 @@ static int id_match(const struct phi_context *ctx, const char *t, size_t n, size
 	for (uint32_t x = 0; x < ctx->nids; x++) {
 		const struct kent *ke = &ctx->ent[ctx->ids[x]];
 		size_t off = ke->kind == K_ID_STRIP ? z : 0, L = ke->len;
-		if (off + L > k || memcmp(sq + off, ctx->pool + ke->str, L) != 0)
+		if (L == 0 || off + L > k || memcmp(sq + off, ctx->pool + ke->str, L) != 0)
 			continue;
 		size_t last = off + L - 1;
 		size_t after = pos[last] + 1;
@@ -1461,62 +1500,130 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 	return 0;
 }
 
-int phi_known_scan(const struct phi_context *ctx, const struct phi_dec *d, struct phi_hits *out)
+/* Could an identifier key start at p (token [p, te))? Three-character prefix bitmap, read
+ * straight from the token when it is long enough, else across separators. */
+static bool id_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t p, size_t te)
 {
-	const char *t = d->t;
-	size_t n = d->n, i = 0, ts, te;
-	struct nlist names = {0};
+	if (te - p >= 3 && t[p] != '0')
+		return pref_test(ctx->idpref, t[p], t[p + 1], t[p + 2]);
+	if (te - p < 3 && !(te + 1 < n && is_join(t[te]) && isaln(t[te + 1])) &&
+	    !(te + 2 < n && is_join(t[te]) && is_join(t[te + 1]) && isaln(t[te + 2])))
+		return false;
+	return true; /* leading zeros or a short first group: id_match filters exactly */
+}
+
+static inline bool bm_any(const uint64_t *m, size_t s, size_t e)
+{
+	size_t ws = s >> 6, we = (e - 1) >> 6;
+	uint64_t lo = ~0ull << (s & 63), hi = ~0ull >> (63 - ((e - 1) & 63));
+
+	if (ws == we)
+		return m[ws] & lo & hi;
+	if (m[ws] & lo)
+		return true;
+	for (size_t w = ws + 1; w < we; w++)
+		if (m[w])
+			return true;
+	return m[we] & hi;
+}
+
+/* The context's identifiers in one token [ts, te). */
+static int known_token(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te, bool digit,
+		       bool alpha, bool ascii, struct nlist *names, struct phi_hits *out)
+{
+	size_t len = te - ts;
 	char fb[KMAX_TOKEN + 1];
 	int rc = 0;
 
-	while (next_tok(t, n, &i, &ts, &te)) {
-		size_t len = te - ts;
-		bool digit = false, ascii = true;
-		size_t trans = 0;
-
-		for (size_t k = ts; k < te; k++) {
-			char c = t[k];
-			if (isdig(c)) {
-				if (!digit && k > ts && isalp(t[k - 1]))
-					trans = k;
-				digit = true;
-			} else if ((unsigned char)c >= 0x80 || c == '\'') {
-				ascii = false;
+	/* word keys: (first, second, length) bloom filter for plain ASCII tokens */
+	if (len <= KMAX_TOKEN) {
+		bool maybe = true;
+		if (ascii) {
+			unsigned wk = wkey((unsigned char)lc(t[ts]), len > 1 ? (unsigned char)lc(t[ts + 1]) : 0, len);
+			maybe = ctx->wbloom[wk >> 3] & (1u << (wk & 7));
+		}
+		if (maybe) {
+			size_t fl = phi_fold(t + ts, len, fb, KMAX_TOKEN);
+			if (fl != (size_t)-1 && fl > 0 && ctx->first[(unsigned char)fb[0]]) {
+				rc = word_lookup(ctx, t, n, ts, te, fb, fl, names, out);
+				if (rc < 0)
+					return rc;
 			}
-		}
-		/* word keys */
-		if (len <= KMAX_TOKEN) {
-			unsigned char c0 = (unsigned char)t[ts];
-			bool maybe = ascii ? (ctx->first[(unsigned char)lc((char)c0)] &&
-					      (ctx->lens & (1ull << len)))
-					   : true;
-			if (maybe) {
-				size_t fl = phi_fold(t + ts, len, fb, KMAX_TOKEN);
-				if (fl != (size_t)-1 && fl > 0 && ctx->first[(unsigned char)fb[0]]) {
-					rc = word_lookup(ctx, t, n, ts, te, fb, fl, &names, out);
-					if (rc < 0)
-						goto out;
-				}
-			}
-		}
-		/* identifier keys; a letters-only token starts one when digits follow a separator
-		 * ("zkq-987-654-321") */
-		if (!digit && ctx->nids && te + 1 < n && is_join(t[te]) && t[te] != ' ' && isdig(t[te + 1])) {
-			rc = id_match(ctx, t, n, ts, out);
-			if (rc < 0)
-				goto out;
-		}
-		if (digit && ctx->nids) {
-			rc = id_match(ctx, t, n, ts, out);
-			if (rc == 0 && trans)
-				rc = id_match(ctx, t, n, trans, out);
-			if (rc < 0)
-				goto out;
 		}
 	}
-	if (names.n)
+	if (!ctx->nids)
+		return 0;
+	/* identifier keys; a letters-only token starts one when digits follow a separator
+	 * ("zkq-987-654-321"); "MRN00123456" also starts one at its first digit */
+	if (!digit) {
+		if (te + 1 < n && is_join(t[te]) && t[te] != ' ' && isdig(t[te + 1]))
+			rc = id_match(ctx, t, n, ts, out);
+		return rc;
+	}
+	if (id_maybe(ctx, t, n, ts, te))
+		rc = id_match(ctx, t, n, ts, out);
+	if (rc == 0 && alpha) {
+		for (size_t k = ts + 1; k < te; k++) {
+			if (isdig(t[k])) {
+				if (isalp(t[k - 1]) && id_maybe(ctx, t, n, k, te))
+					rc = id_match(ctx, t, n, k, out);
+				break;
+			}
+		}
+	}
+	return rc;
+}
+
+int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_fn emit, void *arg,
+		   struct phi_hits *out)
+{
+	const struct phi_dec *d = vc->d;
+	const char *t = d->t;
+	size_t n = d->n, i = 0, shape_until = 0;
+	struct nlist names;
+	int rc = 0;
+
+	names.v = NULL;
+	names.n = names.cap = 0;
+	while (rc == 0) {
+		size_t ts = phi_bm_next(d, i, true), te, skip = 0;
+		bool apos = false;
+		if (ts >= n)
+			break;
+		te = phi_bm_next(d, ts, false);
+		/* an apostrophe between word bytes joins ("O'Brien"); a possessive 's ends the token */
+		while (te + 1 < n && t[te] == '\'') {
+			if (lc(t[te + 1]) == 's' && (te + 2 == n || !isword(t[te + 2]))) {
+				skip = 2;
+				break;
+			}
+			if (!isword(t[te + 1]))
+				break;
+			apos = true;
+			te = phi_bm_next(d, te + 1, false);
+		}
+		bool digit = bm_any(d->dm, ts, te), alpha = bm_any(d->am, ts, te), high = bm_any(d->hm, ts, te);
+		/* digit- and alnum-shaped identifiers */
+		if (!high && !apos) {
+			if (!alpha) {
+				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_'))
+					shape_until = phi_shape_digits(vc, ts, emit, arg, &rc);
+			} else if (digit && (te - ts == 17 || te - ts == 11 || te - ts == 4)) {
+				phi_shape_alnum(vc, ts, te, emit, arg, &rc);
+			}
+			if (rc)
+				break;
+		}
+		if (ctx) {
+			rc = known_token(ctx, t, n, ts, te, digit, alpha, !high && !apos, &names, out);
+			if (rc < 0)
+				break;
+		}
+		i = te + skip;
+	}
+	if (ctx && names.n && rc == 0)
 		rc = resolve_names(ctx, t, n, &names, out);
-out:
-	free(names.v);
+	if (names.v != names.local)
+		free(names.v);
 	return rc;
 }

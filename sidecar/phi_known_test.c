@@ -215,7 +215,7 @@ static void test_birth_date_forms(void **state)
 	static const char *const forms[] = {"1941-03-03", "03/03/1941", "3/3/41", "03.03.1941",
 					    "March 3, 1941", "3 Mar 1941", "Mar 3 1941", "03MAR1941",
 					    "1941/03/03", "3rd of March 1941", "03-03-1941", "3-Mar-1941",
-					    "March 3", "19410303", "03031941"};
+					    "March 3", "19410303", "03031941", "030341"};
 	char b[96];
 	struct phi_config cfg;
 	struct phi_engine *e2;

@@ -357,6 +357,27 @@ static void test_unicode_lookalikes(void **state)
 	assert_true(has_exact(body, "617\xc2\xa0" "555\xc2\xa0" "0123", PHI_T_PHONE));
 }
 
+static void test_entities_and_percent(void **state)
+{
+	const char *json = "{\"a\":\"mail jane&#64;example.com or jo%40example.org, ssn 123.45.6789\"}";
+	const char *form = "n=J%E2%80%8Dohn&ssn=123%E2%80%8B-45-6789&m=a%2540example.com";
+
+	(void)state;
+	expect("mail jane&#64;example.com.", "jane&#64;example.com", PHI_T_EMAIL);
+	expect("mail jane&#x40;example.com.", "jane&#x40;example.com", PHI_T_EMAIL);
+	expect("mail jane&commat;example.com.", "jane&commat;example.com", PHI_T_EMAIL);
+	expect("mail jane%40example.com.", "jane%40example.com", PHI_T_EMAIL);
+	expect("SSN 123.45.6789.", "123.45.6789", PHI_T_SSN);
+	expect_none("R&D 100% a&b &#; &#xZZ; %4 %41 &#0; &#1114112;");
+	scan_kind(json, PHI_BODY_JSON);
+	assert_true(has_exact(json, "jane&#64;example.com", PHI_T_EMAIL));
+	assert_true(has_exact(json, "jo%40example.org", PHI_T_EMAIL));
+	assert_true(has_exact(json, "123.45.6789", PHI_T_SSN));
+	/* form: a percent-encoded zero-width character inside an SSN is dropped like in text */
+	scan_kind(form, PHI_BODY_FORM);
+	assert_true(has_exact(form, "123%E2%80%8B-45-6789", PHI_T_SSN));
+}
+
 static void test_json_numbers(void **state)
 {
 	const char *body = "{\"ssn\": 123456789, \"phone\":6175550123, \"n\": 98.6, \"age\": 93.0e0}";
@@ -606,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_title_names_and_streets),
 		cmocka_unit_test(test_json_escapes_offsets),
 		cmocka_unit_test(test_unicode_lookalikes),
+		cmocka_unit_test(test_entities_and_percent),
 		cmocka_unit_test(test_json_numbers),
 		cmocka_unit_test(test_redact_json_valid),
 		cmocka_unit_test(test_redact_text_and_form),

@@ -296,8 +296,8 @@ static int write_ready_file(struct server *s, const struct policy *p)
 	if (f == NULL)
 		return -errno;
 	fprintf(f, "{\"pid\":%d,\"ingress\":%u,\"egress\":%u,\"admin\":%u,\"site\":\"%s\"}\n", (int)getpid(),
-		http_server_port(s->workers[0].ingress), http_server_port(s->workers[0].egress),
-		s->admin ? http_server_port(s->admin) : 0, p->site.id);
+		(unsigned)http_server_port(s->workers[0].ingress), (unsigned)http_server_port(s->workers[0].egress),
+		s->admin ? (unsigned)http_server_port(s->admin) : 0u, p->site.id);
 	fclose(f);
 	return rename(tmp, s->opts->ready_file) < 0 ? -errno : 0;
 }
@@ -376,8 +376,9 @@ int serve_run(struct policy *p, const struct serve_opts *o)
 		pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
 	if (write_ready_file(s, p) < 0)
 		log_event(LOGL_WARN, NULL, "ready_file_failed", "errno=%d", errno);
-	log_event(LOGL_INFO, NULL, "listening", "site=%s ingress_port=%u admin_port=%u workers=%u", p->site.id,
-		  http_server_port(s->workers[0].ingress), s->admin ? http_server_port(s->admin) : 0, s->n_workers);
+	log_event(LOGL_INFO, NULL, "listening", "site=%s ingress_port=%u egress_port=%u admin_port=%u workers=%u", p->site.id,
+		  (unsigned)http_server_port(s->workers[0].ingress), (unsigned)http_server_port(s->workers[0].egress),
+		  s->admin ? (unsigned)http_server_port(s->admin) : 0u, s->n_workers);
 	event_base_dispatch(s->base);
 	for (unsigned i = 0; i < s->n_workers; i++)
 		pthread_join(s->workers[i].thread, NULL);

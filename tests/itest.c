@@ -204,6 +204,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+const char *itest_ca_file;
+
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r)
 {
@@ -224,6 +226,8 @@ int itest_http(const char *method, const char *url, const char *const *headers, 
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	if (itest_ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, itest_ca_file);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -279,4 +283,25 @@ bool itest_file_contains(const char *path, const char *needle)
 
 	free(s);
 	return found;
+}
+
+static const char *const canaries[] = {
+	"Zqorvath", "Zqellington", "Zqarnaud", "Zqolokov", "Zqpark", "Zqbrien", "Zqvanderhoek",
+	"Zqmaldonado", "Zqraghunathan", "Zqwisniewska", "Zqmensah",
+};
+
+bool itest_has_canary(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(canaries) / sizeof(canaries[0]); i++)
+		if (strstr(s, canaries[i]))
+			return true;
+	return false;
+}
+
+bool itest_file_has_canary(const char *path)
+{
+	for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++)
+		if (itest_file_contains(path, canaries[i]))
+			return true;
+	return false;
 }

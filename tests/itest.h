@@ -43,6 +43,8 @@ struct itest_resp {
 	double seconds;
 	char www_authenticate[256];
 };
+/* PEM bundle curl trusts for https:// URLs in itest_http (NULL = system store). */
+extern const char *itest_ca_file;
 /* HTTP request; body may be NULL. headers: NULL-terminated "Name: value" list. */
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r);
@@ -53,6 +55,11 @@ char *itest_bearer(enum jose_alg alg, EVP_PKEY *key, const char *kid, const cJSO
 /* Standard CDS Hooks claims: iss, aud, iat=now, exp=now+300, a fresh jti. Caller owns. */
 cJSON *itest_claims(const char *iss, const char *aud);
 
+/* true when any synthetic patient's family name (fixtures/patients: the "Zq..." canaries)
+ * occurs in the file. Full names, not the bare "Zq" prefix: random temp-dir names could hold that. */
+bool itest_file_has_canary(const char *path);
+/* the same for a string */
+bool itest_has_canary(const char *s);
 /* true when needle occurs in the file */
 bool itest_file_contains(const char *path, const char *needle);
 
