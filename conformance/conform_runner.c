@@ -557,6 +557,7 @@ static int run_discovery(struct ctx *c)
 	if (x.rs.status != 200) {
 		if (wd)
 			conform_fail(c->res, "CDS-DISC-005", &ev, "discovery answered %d", x.rs.status);
+		conform_fail(c->res, "CDS-DISC-100", &ev, "discovery did not answer 200: no service can be called");
 		if (x.rs.status == 401 || x.rs.status == 403)
 			conform_run_note(c->run,
 					 "Discovery refused the harness's token (HTTP %d): the target does not trust the simulated EHR's "
@@ -702,6 +703,12 @@ static void choose_pairs(struct ctx *c)
 			p->quirk = conform_template_load(c->run->fixtures, c->prof->quirk_dir, hook, &er);
 		p->base_status = 0;
 	}
+	/* CDS-DISC-100: a run with nothing to call must not pass the gate */
+	if (c->n_pairs)
+		conform_ok(c->res, "CDS-DISC-100");
+	else
+		conform_fail(c->res, "CDS-DISC-100", NULL, "no (service, hook) pair is offered, approved by %s and fireable by the %s EHR",
+			     site->id, c->prof->name);
 	/* check DISC-101: every approved, active (service, hook) the EHR can fire is offered */
 	for (size_t i = 0; wd && i < site->n_services; i++) {
 		const struct conform_site_service *s = &site->services[i];
@@ -1712,9 +1719,18 @@ static bool loopback_hostport(const char *url, char *out, size_t cap, const char
 
 static void finish_groups(struct ctx *c)
 {
+	/* "nothing could be called" stands even when discovery checks were not selected: a run that
+	 * tested nothing must not pass */
+	bool nothing = c->run->reachable && conform_result(c->res, "CDS-DISC-100")->n_findings > 0;
+
 	for (int g = 0; g < CONFORM_G_COUNT; g++)
 		if (!want(c, (enum conform_group)g))
 			conform_results_skip_group(c->res, (enum conform_group)g, "group not selected (--only)");
+	if (nothing && !want(c, CONFORM_G_DISCOVERY)) {
+		free(conform_result(c->res, "CDS-DISC-100")->skip_reason);
+		conform_result(c->res, "CDS-DISC-100")->skip_reason = NULL;
+		conform_fail(c->res, "CDS-DISC-100", NULL, "no (service, hook) pair could be called");
+	}
 	/* anything never evaluated gets a reason */
 	for (size_t i = 0; i < conform_results_count(c->res); i++) {
 		struct conform_result *r = conform_results_at(c->res, i);
@@ -1833,6 +1849,8 @@ int conform_run_execute(struct conform_run *r, struct err *e)
 	}
 	if (c.discovery)
 		choose_pairs(&c);
+	else if (conform_result(c.res, "CDS-DISC-100")->n_findings == 0)
+		conform_fail(c.res, "CDS-DISC-100", NULL, "no usable discovery document: no service can be called");
 	if (c.discovery && want(&c, CONFORM_G_PREFETCH))
 		run_prefetch_lint(&c);
 	/* 2. baselines (every later group compares with them) */
