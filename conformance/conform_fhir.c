@@ -281,7 +281,7 @@ static int date_matches(const cJSON *r, const char *v)
 		memcpy(pre, v, 2);
 		val = v + 2;
 	}
-	if (strcmp(pre, "eq") && strcmp(pre, "lt") && strcmp(pre, "gt") && strcmp(pre, "le") && strcmp(pre, "ge"))
+	if (strcmp(pre, "eq") != 0 && strcmp(pre, "lt") != 0 && strcmp(pre, "gt") != 0 && strcmp(pre, "le") != 0 && strcmp(pre, "ge") != 0)
 		return -1;
 	if (d == NULL)
 		return 0;

@@ -41,7 +41,7 @@ static const char usage[] =
 	"  --ehr-key PEM          EHR signing key (EC P-384 and/or RSA), repeatable; default: the\n"
 	"                         repository's test keys the site trusts, else keys made for the run\n"
 	"  --iss ISS              JWT issuer (default: profile's fixed iss, else the site's client)\n"
-	"  --jku auto|none|URL    jku header (auto: the site client's first jku_allow entry)\n"
+	"  --jku auto|none|URL    jku header (auto: the site client's first jku_allow entry if on loopback)\n"
 	"  --aud URL              configured aud (Epic style) instead of the URL called\n"
 	"  --listen HOST:PORT     address of the simulated EHR (JWKS + FHIR); default 127.0.0.1:0\n"
 	"  --client-id ID         the service's OAuth client id (fhirAuthorization.subject)\n"
@@ -245,7 +245,7 @@ static int cmd_run(int argc, char **argv)
 		usage_fail(PROG, "--ehr: epic, oracle-health or generic");
 	if (strncmp(r.opt.target, "http://", 7) != 0 && strncmp(r.opt.target, "https://", 8) != 0)
 		usage_fail(PROG, "--target must be an http:// or https:// URL");
-	if (r.opt.jku && strcmp(r.opt.jku, "auto") && strcmp(r.opt.jku, "none") && strncmp(r.opt.jku, "http", 4))
+	if (r.opt.jku && strcmp(r.opt.jku, "auto") != 0 && strcmp(r.opt.jku, "none") != 0 && strncmp(r.opt.jku, "http", 4) != 0)
 		usage_fail(PROG, "--jku: auto, none or a URL");
 	snprintf(target, sizeof(target), "%s", r.opt.target);
 	tl = strlen(target);

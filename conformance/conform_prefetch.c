@@ -96,8 +96,8 @@ static void lint_query(const char *q, struct conform_lint *out, size_t max, size
 			lint_add(out, max, n, "CDS-PREF-014", CDS_SHOULD, "query uses %s, outside the recommended subset", p);
 			continue;
 		}
-		if (p[0] == '_' && strcmp(p, "_id") && strcmp(p, "_count") && strcmp(p, "_sort") &&
-		    strcmp(p, "_lastUpdated")) {
+		if (p[0] == '_' && strcmp(p, "_id") != 0 && strcmp(p, "_count") != 0 && strcmp(p, "_sort") != 0 &&
+		    strcmp(p, "_lastUpdated") != 0) {
 			lint_add(out, max, n, "CDS-PREF-014", CDS_SHOULD, "query uses result parameter %s", p);
 			continue;
 		}
@@ -112,9 +112,9 @@ static void lint_query(const char *q, struct conform_lint *out, size_t max, size
 			continue;
 		}
 		if ((!strcmp(p, "date") || !strcmp(p, "_lastUpdated") || !strcmp(p, "authoredon")) && strlen(val) > 2 &&
-		    val[0] >= 'a' && val[0] <= 'z' && val[1] >= 'a' && val[1] <= 'z' && strncmp(val, "eq", 2) &&
-		    strncmp(val, "lt", 2) && strncmp(val, "gt", 2) && strncmp(val, "ge", 2) && strncmp(val, "le", 2) &&
-		    strncmp(val, "{{", 2))
+		    val[0] >= 'a' && val[0] <= 'z' && val[1] >= 'a' && val[1] <= 'z' && strncmp(val, "eq", 2) != 0 &&
+		    strncmp(val, "lt", 2) != 0 && strncmp(val, "gt", 2) != 0 && strncmp(val, "ge", 2) != 0 && strncmp(val, "le", 2) != 0 &&
+		    strncmp(val, "{{", 2) != 0)
 			lint_add(out, max, n, "CDS-PREF-014", CDS_SHOULD, "date prefix %.2s is outside the subset", val);
 	}
 }

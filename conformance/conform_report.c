@@ -594,7 +594,7 @@ static void html_grouped(struct w *w, const struct conform_result *x)
 		for (size_t j = k; j < x->n_findings; j++) {
 			const struct conform_finding *g = &x->findings[j];
 
-			if (done[j] || strcmp(g->msg, f->msg) || !same_text(g->pointer, f->pointer) || !same_text(g->value, f->value))
+			if (done[j] || strcmp(g->msg, f->msg) != 0 || !same_text(g->pointer, f->pointer) || !same_text(g->value, f->value))
 				continue;
 			done[j] = true;
 			total += g->count;

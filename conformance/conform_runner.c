@@ -360,14 +360,14 @@ static void check_054(struct ctx *c, const cJSON *resp, const struct conform_evi
 			cJSON_ArrayForEach(a, json_arr(s, "actions")) {
 				const char *ta = json_str(a, "type"), *ra = json_str(a, "resourceId");
 
-				if (!ta || strcmp(ta, "delete") || !ra)
+				if (!ta || strcmp(ta, "delete") != 0 || !ra)
 					continue;
 				cJSON_ArrayForEach(b, json_arr(s, "actions")) {
 					const char *tb = json_str(b, "type");
 					const cJSON *res = json_obj(b, "resource");
 					char ref[256];
 
-					if (!tb || strcmp(tb, "update") || !json_str(res, "resourceType") || !json_str(res, "id"))
+					if (!tb || strcmp(tb, "update") != 0 || !json_str(res, "resourceType") || !json_str(res, "id"))
 						continue;
 					snprintf(ref, sizeof(ref), "%s/%s", json_str(res, "resourceType"), json_str(res, "id"));
 					if (strcmp(ref, ra) == 0) {
@@ -557,6 +557,7 @@ static int run_discovery(struct ctx *c)
 	if (x.rs.status != 200) {
 		if (wd)
 			conform_fail(c->res, "CDS-DISC-005", &ev, "discovery answered %d", x.rs.status);
+		conform_fail(c->res, "CDS-DISC-100", &ev, "discovery did not answer 200: no service can be called");
 		if (x.rs.status == 401 || x.rs.status == 403)
 			conform_run_note(c->run,
 					 "Discovery refused the harness's token (HTTP %d): the target does not trust the simulated EHR's "
@@ -702,6 +703,12 @@ static void choose_pairs(struct ctx *c)
 			p->quirk = conform_template_load(c->run->fixtures, c->prof->quirk_dir, hook, &er);
 		p->base_status = 0;
 	}
+	/* CDS-DISC-100: a run with nothing to call must not pass the gate */
+	if (c->n_pairs)
+		conform_ok(c->res, "CDS-DISC-100");
+	else
+		conform_fail(c->res, "CDS-DISC-100", NULL, "no (service, hook) pair is offered, approved by %s and fireable by the %s EHR",
+			     site->id, c->prof->name);
 	/* check DISC-101: every approved, active (service, hook) the EHR can fire is offered */
 	for (size_t i = 0; wd && i < site->n_services; i++) {
 		const struct conform_site_service *s = &site->services[i];
@@ -1034,7 +1041,7 @@ static void run_variants(struct ctx *c, struct pair *p)
 		if (x.rs.status != p->base_status)
 			conform_fail(c->res, "CDS-REQ-026", &ev, "answered %d with unknown members, %d without", x.rs.status,
 				     p->base_status);
-		else if (x.rs.status == 200 && p->baseline && (response_sig(x.json, sig, sizeof(sig)), strcmp(sig, p->base_sig)))
+		else if (x.rs.status == 200 && p->baseline && (response_sig(x.json, sig, sizeof(sig)), strcmp(sig, p->base_sig) != 0))
 			conform_fail(c->res, "CDS-REQ-026", &ev, "cards differ from the answer without unknown members");
 		else
 			conform_ok(c->res, "CDS-REQ-026");
@@ -1116,15 +1123,15 @@ static void run_auth(struct ctx *c)
 	{
 		enum conform_token other = c->prof->alg == JOSE_ALG_ES384 ? CONFORM_TOK_VALID_RS384 : CONFORM_TOK_VALID_ES384;
 		const struct {
-			enum conform_token tok;
 			const char *check;
-			enum cds_level lvl;
 			const char *what;
+			enum conform_token tok;
+			enum cds_level lvl;
 		} pos[] = {
-			{CONFORM_TOK_VALID, "CDS-AUTH-031", CDS_MUST, "valid token as the EHR signs it"},
-			{other, "CDS-AUTH-031", CDS_SHOULD, "valid token with the other recommended algorithm"},
-			{CONFORM_TOK_AUD_ARRAY, "CDS-AUTH-033", CDS_SHOULD, "aud as a one-element array"},
-			{CONFORM_TOK_VALID, "CDS-AUTH-035", CDS_POLICY, "token with the EHR's lifetime"},
+			{"CDS-AUTH-031", "valid token as the EHR signs it", CONFORM_TOK_VALID, CDS_MUST},
+			{"CDS-AUTH-031", "valid token with the other recommended algorithm", other, CDS_SHOULD},
+			{"CDS-AUTH-033", "aud as a one-element array", CONFORM_TOK_AUD_ARRAY, CDS_SHOULD},
+			{"CDS-AUTH-035", "token with the EHR's lifetime", CONFORM_TOK_VALID, CDS_POLICY},
 		};
 
 		for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
@@ -1712,9 +1719,18 @@ static bool loopback_hostport(const char *url, char *out, size_t cap, const char
 
 static void finish_groups(struct ctx *c)
 {
+	/* "nothing could be called" stands even when discovery checks were not selected: a run that
+	 * tested nothing must not pass */
+	bool nothing = c->run->reachable && conform_result(c->res, "CDS-DISC-100")->n_findings > 0;
+
 	for (int g = 0; g < CONFORM_G_COUNT; g++)
 		if (!want(c, (enum conform_group)g))
 			conform_results_skip_group(c->res, (enum conform_group)g, "group not selected (--only)");
+	if (nothing && !want(c, CONFORM_G_DISCOVERY)) {
+		free(conform_result(c->res, "CDS-DISC-100")->skip_reason);
+		conform_result(c->res, "CDS-DISC-100")->skip_reason = NULL;
+		conform_fail(c->res, "CDS-DISC-100", NULL, "no (service, hook) pair could be called");
+	}
 	/* anything never evaluated gets a reason */
 	for (size_t i = 0; i < conform_results_count(c->res); i++) {
 		struct conform_result *r = conform_results_at(c->res, i);
@@ -1763,11 +1779,20 @@ int conform_run_execute(struct conform_run *r, struct err *e)
 	if (rc < 0)
 		goto out;
 	/* jku: --jku URL | none | auto (the site client's first allowed jku) */
-	if (r->opt.jku && strcmp(r->opt.jku, "none") && strcmp(r->opt.jku, "auto"))
+	if (r->opt.jku && strcmp(r->opt.jku, "none") != 0 && strcmp(r->opt.jku, "auto") != 0)
 		snprintf(c.jku, sizeof(c.jku), "%s", r->opt.jku);
 	else if ((r->opt.jku == NULL || !strcmp(r->opt.jku, "auto")) && r->site.n_clients &&
-		 r->site.clients[0].jku_allow.n)
-		snprintf(c.jku, sizeof(c.jku), "%s", r->site.clients[0].jku_allow.v[0]);
+		 r->site.clients[0].jku_allow.n) {
+		/* only a loopback jku is one the harness can publish its keys at */
+		char hp[128];
+		const char *pp;
+
+		if (loopback_hostport(r->site.clients[0].jku_allow.v[0], hp, sizeof(hp), &pp))
+			snprintf(c.jku, sizeof(c.jku), "%s", r->site.clients[0].jku_allow.v[0]);
+		else
+			conform_run_note(r, "The site's jku_allow entry is not a loopback URL the harness can serve; tokens carry no jku "
+					    "(use --jku URL to send one anyway).");
+	}
 	if (r->opt.listen)
 		snprintf(listen, sizeof(listen), "%s", r->opt.listen);
 	else if (c.jku[0] && !loopback_hostport(c.jku, listen, sizeof(listen), &jku_path))
@@ -1824,6 +1849,8 @@ int conform_run_execute(struct conform_run *r, struct err *e)
 	}
 	if (c.discovery)
 		choose_pairs(&c);
+	else if (conform_result(c.res, "CDS-DISC-100")->n_findings == 0)
+		conform_fail(c.res, "CDS-DISC-100", NULL, "no usable discovery document: no service can be called");
 	if (c.discovery && want(&c, CONFORM_G_PREFETCH))
 		run_prefetch_lint(&c);
 	/* 2. baselines (every later group compares with them) */

@@ -57,6 +57,20 @@ check_report crash 'status("CDS-REQ-023") == "fail"' \
   'any("stopped answering" in n and "prefetch-null" in n for n in r["notes"])'
 if kill -0 "$crash_PID" 2>/dev/null; then fail "crash: the service should have died"; fi
 
+# a site whose approved services the target does not offer: nothing can be called, so the gate
+# fails (CDS-DISC-100) instead of passing with everything skipped — also with --only
+sed -e 's/id: sepsis-risk/id: other-model/; s/id: note-drafter/id: other-note/' \
+    -e "s#\.\./\.\./\.\./policies#$TOP/policies#g; s#dir: \.\./\.\./\.\./var/audit/conform-staging#dir: $TMP/audit#" \
+    "$SITES/staging.yaml" > "$TMP/other.yaml"
+start_refsvc other
+run_conform nothing --site "$TMP/other.yaml" --target "http://$other_ADDR" --iterations 2
+expect_rc nothing 1
+check_report nothing 'failing() == ["CDS-DISC-100"]' 'status("CDS-DISC-102") == "warn"'
+run_conform nothing_only --site "$TMP/other.yaml" --target "http://$other_ADDR" --only auth
+expect_rc nothing_only 1
+check_report nothing_only 'failing() == ["CDS-DISC-100"]'
+stop_refsvc other
+
 # unreachable target: exit 3, reports still written
 port=$(free_port)
 run_conform unreachable --site "$SITES/staging.yaml" --target "http://127.0.0.1:$port"
