@@ -41,7 +41,13 @@ cat >"$T/in.jsonl" <<'EOF'
 EOF
 run "$B" append "$L" --signer "$K/signer.key" --recipient "$K/reviewer.pub" --index-key "$K/index.key" --fsync always <"$T/in.jsonl"
 expect_rc 0 "append 5 records"
-[ "$(tr '\n' ' ' <"$T/out")" = "3 4 5 6 7 " ] && ok "seqs printed once durable" || fail "seqs: $(cat "$T/out")"
+# Five seqs, strictly increasing, starting after the segment-open frames. Group commit decides
+# where batches end and each batch's checkpoint also takes a seq, so gaps depend on timing.
+python3 -c '
+import sys
+s=[int(x) for x in open(sys.argv[1]).read().split()]
+assert len(s)==5 and s[0]==3 and all(b>a for a,b in zip(s,s[1:])), s
+' "$T/out" && ok "seqs printed once durable" || fail "seqs: $(cat "$T/out")"
 run "$B" append "$L" --signer "$K/signer.key" --recipient "$K/reviewer.pub" --index-key "$K/index.key" <<<'not json'
 expect_rc 2 "append refuses a non-JSON line"; one_line_err "append bad line"
 
@@ -83,7 +89,8 @@ run "$B" show "$L" --key "$K/reviewer.key"; expect_rc 0 "show"
 python3 -c '
 import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1])]
-assert [r["seq"] for r in rows]==[3,4,5,6,7], rows
+seqs=[r["seq"] for r in rows]
+assert len(seqs)==5 and seqs[0]==3 and all(b>a for a,b in zip(seqs,seqs[1:])), rows
 assert all(r["time"].endswith("Z") and len(r["time"])==24 for r in rows)
 assert rows[2]["decision"]=="deny" and rows[2]["rules"]==["fhir.read.Condition"]
 ' "$T/out" && ok "show JSON carries seq, time and the payload" || fail "show JSON"
