@@ -133,6 +133,11 @@ install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ehrgate/policies $(DESTDIR)$(PREFIX)/share/doc/ehrgate
 	install -m 0755 $(addprefix $(BIN)/,$(INSTALL_PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 policies/sites/*.yaml $(DESTDIR)$(PREFIX)/share/ehrgate/policies/
+	# ehrgate-conform's simulated EHR needs the synthetic patients, hook templates and the
+	# test-only EHR keys (it looks in share/ehrgate/fixtures next to the binary's prefix)
+	for d in patients hooks keys; do \
+		find fixtures/$$d -type f | while read -r f; do \
+			install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/ehrgate/$$f"; done; done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ehrgate/
 
 clean:

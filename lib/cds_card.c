@@ -198,10 +198,14 @@ size_t cds_validate_card(const cJSON *card, int i, struct cds_findings *f)
 	/* checks 49–54: suggestions */
 	sugs = cJSON_GetObjectItemCaseSensitive(card, "suggestions");
 	sel = json_str(card, "selectionBehavior");
+	snprintf(p, sizeof(p), "%s/selectionBehavior", base);
+	if (!sugs && cJSON_GetObjectItemCaseSensitive(card, "selectionBehavior") &&
+	    !one_of(sel, (const char *const[]){"at-most-one", "any", NULL}))
+		/* §Card: a client that does not understand the value must treat the card as an error */
+		add(f, "CDS-CARD-049", CDS_MUST, i, p, "selectionBehavior must be at-most-one or any");
 	if (sugs) {
 		int recommended = 0;
 
-		snprintf(p, sizeof(p), "%s/selectionBehavior", base);
 		if (!one_of(sel, (const char *const[]){"at-most-one", "any", NULL}))
 			add(f, "CDS-CARD-049", CDS_MUST, i, p, "selectionBehavior at-most-one or any is required with suggestions");
 		if (!cJSON_IsArray(sugs)) {

@@ -119,6 +119,10 @@ static void test_suggestions(void **state)
 	assert_true(has("CDS-CARD-050", NULL));
 	assert_int_equal(validate(CARD(",\"selectionBehavior\":\"any\",\"suggestions\":["
 				       "{\"label\":\"a\",\"isRecommended\":true},{\"label\":\"b\",\"isRecommended\":true}]")), 0);
+	/* an unknown selectionBehavior is an error even without suggestions (research F5) */
+	assert_int_equal(validate(CARD(",\"selectionBehavior\":\"all\"")), 1);
+	assert_true(has("CDS-CARD-049", "/cards/0/selectionBehavior"));
+	assert_int_equal(validate(CARD(",\"selectionBehavior\":\"any\"")), 0);
 	/* action rules */
 	assert_int_equal(validate(CARD(",\"selectionBehavior\":\"any\",\"suggestions\":[{\"label\":\"a\",\"actions\":["
 				       "{\"type\":\"remove\",\"description\":\"d\"}]}]")), 1);
