@@ -208,8 +208,8 @@ static void test_cards_broken_f5(void **state)
 	assert_non_null(find(r, "CDS-CARD-055", "/cards/5/links/0"));
 	assert_non_null(find(r, "CDS-CARD-055", "/cards/5/links/1"));
 	assert_non_null(find(r, "CDS-CARD-056", "/cards/5/overrideReasons/0"));
-	/* F5 also puts selectionBehavior "all" on a card without suggestions; lib/cds_card checks the
-	 * enum only when suggestions are present, so that one is not reported (noted for the lead). */
+	/* F5 also puts selectionBehavior "all" on a card without suggestions: still an error */
+	assert_non_null(find(r, "CDS-CARD-049", "/cards/5/selectionBehavior"));
 	for (size_t i = 0; i < conform_results_count(r); i++) {
 		struct conform_result *x = conform_results_at(r, i);
 		const char *id = x->def->id;
