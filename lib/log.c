@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,12 +67,15 @@ static void put_id(struct out *o, const char *s)
 		put(o, "-", 1);
 		return;
 	}
-	for (i = 0; s[i] && i < LOG_ID_MAX; i++)
+	bool truncated;
+
+	for (i = 0; i < LOG_ID_MAX && s[i]; i++)
 		tmp[i] = id_char((unsigned char)s[i]) ? s[i] : '_';
+	truncated = s[i] != '\0'; /* read before i can move past an empty string's terminator */
 	if (i == 0)
 		tmp[i++] = '-';
 	put(o, tmp, i);
-	if (s[i])
+	if (truncated)
 		put(o, "~", 1); /* marks truncation */
 }
 

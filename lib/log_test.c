@@ -61,6 +61,9 @@ static void test_newline_injection_and_truncation(void **state)
 	fmt(line, sizeof(line), NULL, "e", "k=%s", longid);
 	assert_non_null(strstr(line, "~"));
 	assert_true(strlen(line) < 200);
+	/* an empty identifier is shown as "-" and nothing past its terminator is read */
+	fmt(line, sizeof(line), "", "e", "k=%s", "");
+	assert_non_null(strstr(line, " rid=- event=e k=-\n"));
 	/* tiny buffer: still terminated, still ends with a newline */
 	fmt(line, 20, "rid", "event", "k=%d", 5);
 	assert_int_equal(strlen(line), 19);
