@@ -13,7 +13,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 
-int sidecar_audit(struct sidecar *sc, struct auditrec *r)
+int sidecar_audit(struct sidecar *sc, struct auditrec *r, bool durable)
 {
 	struct audit_tags tags = {r->patient[0] ? r->patient : NULL, r->user[0] ? r->user : NULL, r->decision};
 	int64_t t = clock_mono_ns();
@@ -25,7 +25,8 @@ int sidecar_audit(struct sidecar *sc, struct auditrec *r)
 	buf_init(&b, 1 << 20);
 	rc = auditrec_json(r, &b);
 	if (rc == 0)
-		rc = audit_writer_append(sc->audit, b.p, b.len, &tags, &seq, &e);
+		rc = durable ? audit_writer_append(sc->audit, b.p, b.len, &tags, &seq, &e)
+			     : audit_writer_submit(sc->audit, b.p, b.len, &tags, &seq, &e);
 	buf_fini(&b);
 	r->timings_us[METRICS_STAGE_AUDIT] = (clock_mono_ns() - t) / 1000;
 	metrics_observe(sc->metrics, METRICS_STAGE_AUDIT, r->timings_us[METRICS_STAGE_AUDIT]);

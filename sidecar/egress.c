@@ -83,7 +83,7 @@ static void finish(struct ecall *c, bool audit_again)
 	metrics_count(sc->metrics, "egress", c->rec.route[0] ? c->rec.route : "-", c->rec.decision, c->rec.status);
 	if (audit_again) {
 		c->rec.phase = "completion";
-		if (sidecar_audit(sc, &c->rec) < 0)
+		if (sidecar_audit(sc, &c->rec, false) < 0)
 			log_event(LOGL_ERROR, c->rec.rid, "audit_failed", "phase=completion");
 	}
 	log_event(LOGL_INFO, c->rec.rid, "egress", "route=%s method=%s decision=%s status=%d rule=%s bytes_out=%zu total_us=%lld",
@@ -97,7 +97,7 @@ static void refuse_body(struct ecall *c, int status, const char *decision, const
 {
 	c->rec.decision = decision;
 	c->rec.status = status;
-	if (sidecar_audit(c->w->sc, &c->rec) < 0) {
+	if (sidecar_audit(c->w->sc, &c->rec, true) < 0) {
 		c->rec.status = 503;
 		http_server_reply_outcome(c->req, 503, "transient", "audit log unavailable");
 	} else {
@@ -537,7 +537,7 @@ void egress_handle(struct evhttp_request *req, void *arg)
 	}
 	/* write-ahead */
 	c->rec.phase = "decision";
-	if (sidecar_audit(sc, &c->rec) < 0) {
+	if (sidecar_audit(sc, &c->rec, true) < 0) {
 		c->rec.status = 503;
 		c->rec.decision = "error";
 		http_server_reply_outcome(req, 503, "transient", "audit log unavailable");

@@ -79,7 +79,7 @@ static void call_complete(struct call *c)
 	metrics_observe(sc->metrics, METRICS_STAGE_TOTAL, c->rec.timings_us[METRICS_STAGE_TOTAL]);
 	metrics_count(sc->metrics, "ingress", c->rec.service[0] ? c->rec.service : kind_event(c->kind),
 		      c->rec.decision, c->rec.status);
-	if (sidecar_audit(sc, &c->rec) < 0)
+	if (sidecar_audit(sc, &c->rec, false) < 0)
 		log_event(LOGL_ERROR, c->rec.rid, "audit_failed", "phase=completion");
 	log_event(LOGL_INFO, c->rec.rid, kind_event(c->kind), "service=%s decision=%s status=%d rule=%s total_us=%lld",
 		  c->rec.service[0] ? c->rec.service : "-", c->rec.decision, c->rec.status,
@@ -112,7 +112,7 @@ static void refuse(struct call *c, int status, const char *decision, const char 
 	if (rule)
 		auditrec_add_rule(&c->rec, rule);
 	c->rec.status = status;
-	if (sidecar_audit(c->w->sc, &c->rec) < 0) {
+	if (sidecar_audit(c->w->sc, &c->rec, true) < 0) {
 		reply_outcome(c, 503, "transient", "audit log unavailable");
 	} else {
 		if (status == 401)
@@ -459,7 +459,7 @@ static void handle_service(struct call *c, const char *path)
 	/* write-ahead: the decision is durable before the AI service sees anything */
 	c->rec.decision = "allow";
 	c->rec.phase = "decision";
-	if (sidecar_audit(c->w->sc, &c->rec) < 0) {
+	if (sidecar_audit(c->w->sc, &c->rec, true) < 0) {
 		phi_context_free(pctx);
 		reply_outcome(c, 503, "transient", "audit log unavailable");
 		c->rec.decision = "error";
@@ -577,7 +577,7 @@ static void handle_discovery_or_feedback(struct call *c, const char *path)
 	}
 	c->rec.decision = "allow";
 	c->rec.phase = "decision";
-	if (sidecar_audit(c->w->sc, &c->rec) < 0) {
+	if (sidecar_audit(c->w->sc, &c->rec, true) < 0) {
 		reply_outcome(c, 503, "transient", "audit log unavailable");
 		metrics_count(c->w->sc->metrics, "ingress", kind_event(c->kind), "error", 503);
 		call_free(c);

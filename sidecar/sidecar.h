@@ -49,10 +49,13 @@ struct worker {
 	pthread_t thread;
 };
 
-/* Append one audit record (write-ahead: called before anything is forwarded). On failure the
- * sidecar fails closed: the caller answers 503 and forwards nothing. Adds the audit stage
- * timing to the record's metrics. */
-int sidecar_audit(struct sidecar *sc, struct auditrec *r) __attribute__((warn_unused_result));
+/* Append one audit record. Decision records are written ahead (durable = true: returns once
+ * the record is durable per the policy's fsync mode; called before anything is forwarded).
+ * Completion records, written after the answer, are submitted without waiting (durable =
+ * false): they join the next group commit, so a worker never blocks on fdatasync twice per
+ * request. On failure the sidecar fails closed: the caller answers 503 and forwards nothing,
+ * and every later append fails until the writer recovers. Adds the audit stage timing. */
+int sidecar_audit(struct sidecar *sc, struct auditrec *r, bool durable) __attribute__((warn_unused_result));
 
 /* ingress.c: the request handler for the ingress listener (arg = struct worker *). */
 void ingress_handle(struct evhttp_request *req, void *arg);
