@@ -104,6 +104,20 @@ char *itest_read_file(const char *path, size_t *len)
 	return buf_detach(&b, len);
 }
 
+static pid_t spawned[64];
+static size_t n_spawned;
+
+void itest_kill_all(void)
+{
+	for (size_t i = 0; i < n_spawned; i++) {
+		if (spawned[i] > 0 && kill(spawned[i], 0) == 0) {
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], NULL, 0);
+		}
+	}
+	n_spawned = 0;
+}
+
 pid_t itest_spawn(char *const argv[], const char *log_path, long fsize_limit)
 {
 	pid_t pid = fork();
@@ -124,6 +138,8 @@ pid_t itest_spawn(char *const argv[], const char *log_path, long fsize_limit)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	if (pid > 0 && n_spawned < sizeof(spawned) / sizeof(spawned[0]))
+		spawned[n_spawned++] = pid;
 	return pid;
 }
 

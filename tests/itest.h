@@ -32,6 +32,9 @@ char *itest_read_file(const char *path, size_t *len);
 pid_t itest_spawn(char *const argv[], const char *log_path, long fsize_limit);
 /* Wait up to ms for path to exist; false on timeout or if the child died. */
 bool itest_wait_file(const char *path, pid_t pid, int ms);
+/* SIGKILL every child itest_spawn started that is still running (for teardown: a failed
+ * assertion returns from a test before it stops its processes). */
+void itest_kill_all(void);
 /* Send sig and wait up to ms for exit; returns the exit status (or -1, after SIGKILL). */
 int itest_stop(pid_t pid, int sig, int ms);
 /* Run a command to completion; output into out (may be NULL). Returns the exit code. */

@@ -206,6 +206,7 @@ static int teardown(void **state)
 	(void)state;
 	if (sidecar > 0)
 		itest_stop(sidecar, SIGKILL, 2000);
+	itest_kill_all(); /* anything a failed test left running */
 	event_base_loopbreak(s.base);
 	pthread_join(s.thread, NULL);
 	http_server_free(s.upstream);

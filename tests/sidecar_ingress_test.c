@@ -319,6 +319,7 @@ static int teardown(void **state)
 	(void)state;
 	if (sidecar > 0)
 		itest_stop(sidecar, SIGKILL, 2000);
+	itest_kill_all(); /* anything a failed test left running */
 	event_base_loopbreak(up.base);
 	pthread_join(up.thread, NULL);
 	while (pending) {
