@@ -12,32 +12,8 @@
 
 #include <openssl/rand.h>
 
+#include "lib/file.h"
 #include "lib/json.h"
-
-int conform_read_file(const char *path, size_t max, struct buf *out, struct err *e)
-{
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (out->len + (size_t)n > max) {
-			rc = err_set(e, -E2BIG, "%s: larger than %zu bytes", path, max);
-			goto out;
-		}
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			rc = err_set(e, -E2BIG, "%s: too large", path);
-			goto out;
-		}
-	}
-	if (n < 0)
-		rc = err_set(e, -errno, "%s: %s", path, strerror(errno));
-out:
-	close(fd);
-	return rc;
-}
 
 cJSON *conform_read_json(const char *path, size_t max, struct err *e)
 {
@@ -46,7 +22,7 @@ cJSON *conform_read_json(const char *path, size_t max, struct err *e)
 	cJSON *j = NULL;
 
 	buf_init(&b, max);
-	if (conform_read_file(path, max, &b, e) == 0) {
+	if (file_read_all(path, max, &b, e) == 0) {
 		j = json_parse(b.p ? b.p : "", b.len, &lim, e);
 		if (j == NULL)
 			err_prefix(e, "%s", path);

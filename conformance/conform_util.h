@@ -10,8 +10,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 
-/* Read a whole file (at most max bytes) into out (initialised by the caller). */
-int conform_read_file(const char *path, size_t max, struct buf *out, struct err *e) __attribute__((warn_unused_result));
+
 /* Parse a JSON file with json_parse limits (max bytes). Caller frees. */
 cJSON *conform_read_json(const char *path, size_t max, struct err *e);
 /* Write a whole file atomically (path.tmp + rename). */

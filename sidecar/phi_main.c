@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "lib/file.h"
 #include "lib/policy.h"
 #include "lib/usage.h"
 #include "sidecar/phi.h"
@@ -57,32 +58,6 @@ static void strv_push(struct strv *s, const char *x)
 {
 	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
 	s->v[s->n++] = x;
-}
-
-/* Read a whole file (or stdin) into b (bounded by b->max). -E2BIG when larger. */
-static int read_all(const char *path, struct buf *b)
-{
-	FILE *f = stdin;
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-
-	if (path && strcmp(path, "-") != 0) {
-		f = fopen(path, "rb");
-		if (!f)
-			return -errno;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(b, chunk, n) < 0) {
-			rc = -E2BIG;
-			break;
-		}
-	}
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	if (f != stdin)
-		fclose(f);
-	return rc;
 }
 
 static void fail(int code, const char *fmt, const char *a)
@@ -202,7 +177,7 @@ int main(int argc, char **argv)
 
 	if (ctx_path) {
 		buf_init(&cb, 64u << 20);
-		rc = read_all(ctx_path, &cb);
+		rc = file_read_all(ctx_path, SIZE_MAX, &cb, &e);
 		if (rc < 0)
 			fail(EXIT_USAGE, "--context: cannot read %s", ctx_path);
 		if (phi_context_from_patient_json(cb.p ? cb.p : "", cb.len, &ctx, &e) < 0)
@@ -213,7 +188,7 @@ int main(int argc, char **argv)
 	}
 
 	buf_init(&in, max_body);
-	rc = read_all(in_path, &in);
+	rc = file_read_all(in_path, SIZE_MAX, &in, &e);
 	if (rc == -E2BIG)
 		fail(3, "input larger than --max-body (%s bytes)", "the configured");
 	if (rc < 0)

@@ -3,39 +3,16 @@
 #include "sidecar/runtime.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/file.h"
 #include "lib/http_client.h"
 #include "lib/mem.h"
 
 #define JWKS_MAX_BYTES (256 * 1024)
-
-static int read_file(const char *path, struct buf *out, struct err *e)
-{
-	char chunk[8192];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return err_set(e, -errno, "%s: cannot open", path);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			rc = err_set(e, -E2BIG, "%s: larger than %zu bytes", path, out->max);
-			break;
-		}
-	}
-	if (n < 0 && rc == 0)
-		rc = err_set(e, -errno, "%s: read error", path);
-	close(fd);
-	return rc;
-}
 
 static int load_jwks(const struct policy_client *c, struct jose_jwks **out, struct err *e)
 {
@@ -44,7 +21,7 @@ static int load_jwks(const struct policy_client *c, struct jose_jwks **out, stru
 
 	buf_init(&b, JWKS_MAX_BYTES);
 	if (c->jwks_file) {
-		rc = read_file(c->jwks_file, &b, e);
+		rc = file_read_all(c->jwks_file, JWKS_MAX_BYTES, &b, e);
 	} else {
 		struct http_client_opts o = {0};
 		struct http_client_req r = {.method = "GET", .url = c->jwks_url, .timeout_ms = 5000,
