@@ -120,7 +120,6 @@ static void refuse(struct call *c, int status, const char *decision, const char 
 					  "Bearer error=\"invalid_token\""); /* RFC 6750 §3 */
 		reply_outcome(c, status, code, text);
 	}
-	c->rec.phase = "final";
 	/* The record above is the only one: count and log without a second append. */
 	c->rec.timings_us[METRICS_STAGE_TOTAL] = since_us(c->t0);
 	metrics_count(c->w->sc->metrics, "ingress", c->rec.service[0] ? c->rec.service : kind_event(c->kind),
