@@ -112,6 +112,7 @@ struct phi_context {
 	uint64_t lens;              /* bit per first-token length of word keys */
 	uint8_t first[256];         /* first byte of word keys */
 	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
+	uint8_t pair[1024 / 8];     /* (first byte, second byte or 0) of word keys, 5 bits each */
 	uint8_t idpref[4096 / 8];   /* hashed 3-character prefixes of identifier keys */
 };
 
@@ -962,6 +963,12 @@ static bool pref_test(const uint8_t *bm, char x, char y, char z)
 	return bm[i >> 3] & (1u << (i & 7));
 }
 
+/* Pair filter of the word pass: could a word key start with these two bytes? */
+static inline unsigned pair_index(char c0, char c1)
+{
+	return ((unsigned)(c0 & 31) << 5) | (unsigned)(c1 & 31);
+}
+
 static unsigned wkey(unsigned char c0, unsigned char c1, size_t len)
 {
 	return ((c0 * 31u + c1) * 64u + (unsigned)(len & 63)) * 2654435761u >> 20;
@@ -1039,6 +1046,8 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 			ctx->lens |= 1ull << (x->flen < 63 ? x->flen : 63);
 			unsigned wk = wkey((unsigned char)x->s[0], x->flen > 1 ? (unsigned char)x->s[1] : 0, x->flen);
 			ctx->wbloom[wk >> 3] |= (uint8_t)(1u << (wk & 7));
+			unsigned pi = pair_index(x->s[0], x->flen > 1 ? x->s[1] : 0);
+			ctx->pair[pi >> 3] |= (uint8_t)(1u << (pi & 7));
 		} else {
 			ctx->ids[ctx->nids++] = ctx->nent;
 			if (x->len >= 3)
@@ -1527,9 +1536,11 @@ static inline bool bm_any(const uint64_t *m, size_t s, size_t e)
 	return m[we] & hi;
 }
 
-/* The context's identifiers in one token [ts, te). */
+/* The context's identifiers in one token [ts, te). ids = false leaves out the identifier keys
+ * (the word pass: a letters-only token can start an identifier only when a digit follows, and
+ * the digit pass checks that from the digit's side). */
 static int known_token(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te, bool digit,
-		       bool alpha, bool ascii, struct nlist *names, struct phi_hits *out)
+		       bool alpha, bool ascii, bool ids, struct nlist *names, struct phi_hits *out)
 {
 	size_t len = te - ts;
 	char fb[KMAX_TOKEN + 1];
@@ -1551,7 +1562,7 @@ static int known_token(const struct phi_context *ctx, const char *t, size_t n, s
 			}
 		}
 	}
-	if (!ctx->nids)
+	if (!ctx->nids || !ids)
 		return 0;
 	/* identifier keys; a letters-only token starts one when digits follow a separator
 	 * ("zkq-987-654-321"); "MRN00123456" also starts one at its first digit */
@@ -1574,6 +1585,76 @@ static int known_token(const struct phi_context *ctx, const char *t, size_t n, s
 	return rc;
 }
 
+/* First set bit of bitmap m at or after i, or n. */
+static inline size_t bm_next_set(const uint64_t *m, size_t nwords, size_t n, size_t i)
+{
+	size_t w = i >> 6;
+	uint64_t x;
+
+	if (i >= n)
+		return n;
+	x = m[w] & (~0ull << (i & 63));
+	while (!x) {
+		if (++w >= nwords)
+			return n;
+		x = m[w];
+	}
+	size_t r = (w << 6) + (size_t)__builtin_ctzll(x);
+	return r < n ? r : n;
+}
+
+/* Is position p inside a token that began earlier: a word byte before it, or an apostrophe
+ * joining two word bytes ("O'Brien"; a possessive "'s" is skipped the same way)? */
+static inline bool token_continues(const char *t, size_t lo, size_t p)
+{
+	return p > lo && (isword(t[p - 1]) || (t[p - 1] == '\'' && p - 1 > lo && isword(t[p - 2])));
+}
+
+/* Token [*ts, *te) starting at ts (a word byte): apostrophes between word bytes join, a
+ * possessive 's ends it (*skip = 2). */
+static inline void token_at(const struct phi_dec *d, size_t ts, size_t *te, size_t *skip, bool *apos)
+{
+	const char *t = d->t;
+	size_t n = d->n, e = phi_bm_next(d, ts, false);
+
+	*skip = 0;
+	*apos = false;
+	while (e + 1 < n && t[e] == '\'') {
+		if (lc(t[e + 1]) == 's' && (e + 2 == n || !isword(t[e + 2]))) {
+			*skip = 2;
+			break;
+		}
+		if (!isword(t[e + 1]))
+			break;
+		*apos = true;
+		e = phi_bm_next(d, e + 1, false);
+	}
+	*te = e;
+}
+
+static void names_sort(struct nlist *l)
+{
+	/* stable insertion sort by start: the digit and word passes each push in order */
+	for (size_t i = 1; i < l->n; i++) {
+		struct ncand x = l->v[i];
+		size_t j = i;
+		while (j > 0 && l->v[j - 1].s > x.s) {
+			l->v[j] = l->v[j - 1];
+			j--;
+		}
+		l->v[j] = x;
+	}
+}
+
+/* Two passes over the tokens of the scan text (a token: a run of word bytes, apostrophes
+ * between word bytes joining):
+ *   1. the digit pass jumps from digit to digit on the digit bitmap and handles every token
+ *      that holds a digit: the shape validators, and with a context all of known_token, plus
+ *      the identifier a letters-only token starts when a separator and a digit follow it;
+ *   2. with a context, the word pass visits the start of every other token (from the word
+ *      bitmap) and rejects most on a two-byte filter of the context's word keys before
+ *      finding the token's end.
+ * Tokens without digits cost nothing in pass 1, which is most of clinical prose. */
 int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_fn emit, void *arg,
 		   struct phi_hits *out)
 {
@@ -1586,43 +1667,78 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 	names.v = NULL;
 	names.n = names.cap = 0;
 	while (rc == 0) {
-		size_t ts = phi_bm_next(d, i, true), te, skip = 0;
-		bool apos = false;
-		if (ts >= n)
+		size_t p = bm_next_set(d->dm, d->nwords, n, i), ts = p, te, skip;
+		bool apos;
+		if (p >= n)
 			break;
-		te = phi_bm_next(d, ts, false);
-		/* an apostrophe between word bytes joins ("O'Brien"); a possessive 's ends the token */
-		while (te + 1 < n && t[te] == '\'') {
-			if (lc(t[te + 1]) == 's' && (te + 2 == n || !isword(t[te + 2]))) {
-				skip = 2;
-				break;
-			}
-			if (!isword(t[te + 1]))
-				break;
-			apos = true;
-			te = phi_bm_next(d, te + 1, false);
-		}
-		bool digit = bm_any(d->dm, ts, te), alpha = bm_any(d->am, ts, te), high = bm_any(d->hm, ts, te);
+		while (token_continues(t, i, ts))
+			ts--;
+		token_at(d, ts, &te, &skip, &apos);
+		bool alpha = bm_any(d->am, ts, te), high = bm_any(d->hm, ts, te);
 		/* digit- and alnum-shaped identifiers */
 		if (!high && !apos) {
 			if (!alpha) {
 				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_'))
 					shape_until = phi_shape_digits(vc, ts, emit, arg, &rc);
-			} else if (digit && (te - ts == 17 || te - ts == 11 || te - ts == 4)) {
+			} else if (te - ts == 17 || te - ts == 11 || te - ts == 4) {
 				phi_shape_alnum(vc, ts, te, emit, arg, &rc);
 			}
 			if (rc)
 				break;
 		}
 		if (ctx) {
-			rc = known_token(ctx, t, n, ts, te, digit, alpha, !high && !apos, &names, out);
+			rc = known_token(ctx, t, n, ts, te, true, alpha, !high && !apos, true, &names, out);
 			if (rc < 0)
 				break;
+			/* a letters-only token joined to this one by a separator ("zkq-987") */
+			if (ctx->nids && ts >= 2 && isdig(t[ts]) && is_join(t[ts - 1]) && t[ts - 1] != ' ' && isword(t[ts - 2]) &&
+			    !(ts >= 4 && t[ts - 3] == '\'' && lc(t[ts - 2]) == 's' && isword(t[ts - 4]))) {
+				size_t ps = ts - 1;
+				while (token_continues(t, i, ps))
+					ps--;
+				if (ps < ts - 1 && !bm_any(d->dm, ps, ts - 1))
+					rc = id_match(ctx, t, n, ps, out);
+				if (rc < 0)
+					break;
+			}
 		}
 		i = te + skip;
 	}
-	if (ctx && names.n && rc == 0)
+	if (ctx && rc == 0) {
+		/* the word pass: starts of tokens = letters and non-ASCII bytes whose predecessor is not
+		 * a word byte (a token starting with a digit belongs to the digit pass) */
+		uint64_t carry = 0;
+		for (size_t w = 0; w < d->nwords && rc == 0; w++) {
+			uint64_t wm = d->wm[w], starts = (d->am[w] | d->hm[w]) & ~((wm << 1) | carry);
+			carry = wm >> 63;
+			while (starts) {
+				size_t ts = (w << 6) + (size_t)__builtin_ctzll(starts), te, skip;
+				bool apos;
+				starts &= starts - 1;
+				unsigned char c0 = (unsigned char)t[ts], c1 = ts + 1 < n ? (unsigned char)t[ts + 1] : 0;
+				if ((c0 | c1) < 0x80 && c1 != '\'') {
+					/* both ASCII: the folded key starts with these two bytes (or the
+					 * first alone for a one-byte token) */
+					unsigned pi = pair_index((char)c0, phi_cc[c1] & PHI_CC_WORD ? (char)c1 : 0);
+					if (!(ctx->pair[pi >> 3] & (1u << (pi & 7))))
+						continue;
+				}
+				if (ts >= 2 && t[ts - 1] == '\'' && isword(t[ts - 2]))
+					continue; /* inside "O'Brien", or a possessive 's */
+				token_at(d, ts, &te, &skip, &apos);
+				if (bm_any(d->dm, ts, te))
+					continue; /* digit pass */
+				bool high = bm_any(d->hm, ts, te);
+				rc = known_token(ctx, t, n, ts, te, false, true, !high && !apos, false, &names, out);
+				if (rc < 0)
+					break;
+			}
+		}
+	}
+	if (ctx && names.n && rc == 0) {
+		names_sort(&names);
 		rc = resolve_names(ctx, t, n, &names, out);
+	}
 	if (names.v != names.local)
 		free(names.v);
 	return rc;
