@@ -1241,8 +1241,41 @@ static inline bool is_join(char c)
 	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
 }
 
-/* Identifier keys at candidate start p. */
-static int id_match(const struct phi_context *ctx, const char *t, size_t n, size_t p, struct phi_hits *out)
+/* Could an identifier key start at p? The hashed three-character prefix, raw and after
+ * leading zeros, read across separators the way id_match_at reads the candidate. Inline and
+ * free of arrays: most candidates (lab values, doses, times) stop here. */
+static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t n, size_t p)
+{
+	char c3[3], d3[3];
+	size_t q = 0, dq = 0, i = p, zz = 0;
+	bool lead = true;
+
+	while (i < n && (q < 3 || dq < 3)) {
+		char c = t[i];
+		if (isaln(c)) {
+			if (q < 3)
+				c3[q++] = lc(c);
+			if (lead && c == '0') {
+				zz++;
+			} else {
+				lead = false;
+				if (dq < 3)
+					d3[dq++] = lc(c);
+			}
+			i++;
+		} else if (is_join(c) && i + 1 < n && (isaln(t[i + 1]) || is_join(t[i + 1]))) {
+			i++;
+		} else {
+			break;
+		}
+	}
+	return (q == 3 && pref_test(ctx->idpref, c3[0], c3[1], c3[2])) ||
+	       (dq == 3 && zz && pref_test(ctx->idpref, d3[0], d3[1], d3[2]));
+}
+
+/* Identifier keys at candidate start p (id_quick passed). */
+static __attribute__((noinline)) int id_match_at(const struct phi_context *ctx, const char *t, size_t n, size_t p,
+						 struct phi_hits *out)
 {
 	char sq[KID_SQ];
 	uint32_t pos[KID_SQ];
@@ -1250,37 +1283,6 @@ static int id_match(const struct phi_context *ctx, const char *t, size_t n, size
 	size_t k = 0, j = p, z = 0;
 	unsigned nj = 0;
 
-	/* quick filter on the first three characters (raw and without leading zeros) */
-	{
-		char c3[3];
-		size_t q = 0, i = p, zz = 0;
-		char d3[3];
-		size_t dq = 0;
-		bool lead = true;
-		while (i < n && (q < 3 || dq < 3)) {
-			char c = t[i];
-			if (isaln(c)) {
-				if (q < 3)
-					c3[q++] = lc(c);
-				if (lead && c == '0') {
-					zz++;
-				} else {
-					lead = false;
-					if (dq < 3)
-						d3[dq++] = lc(c);
-				}
-				i++;
-			} else if (is_join(c) && i + 1 < n && (isaln(t[i + 1]) || is_join(t[i + 1]))) {
-				i++;
-			} else {
-				break;
-			}
-		}
-		bool pass = (q == 3 && pref_test(ctx->idpref, c3[0], c3[1], c3[2])) ||
-			    (dq == 3 && zz && pref_test(ctx->idpref, d3[0], d3[1], d3[2]));
-		if (!pass)
-			return 0;
-	}
 	while (k < KID_SQ && j < n) {
 		char c = t[j];
 		if (isaln(c)) {
@@ -1320,6 +1322,12 @@ static int id_match(const struct phi_context *ctx, const char *t, size_t n, size
 			return rc;
 	}
 	return 0;
+}
+
+/* Identifier keys at candidate start p. */
+static inline int id_match(const struct phi_context *ctx, const char *t, size_t n, size_t p, struct phi_hits *out)
+{
+	return id_quick(ctx, t, n, p) ? id_match_at(ctx, t, n, p, out) : 0;
 }
 
 static bool title_before(const char *t, size_t s)
