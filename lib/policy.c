@@ -105,6 +105,9 @@ static const char *const phi_names[] = {"allow", "redact", "block", NULL};
 static const char *const fsync_names[] = {"always", "batch", NULL};
 /* Fail closed (DESIGN.md §3.1 Audit): there is deliberately no value that keeps serving. */
 static const char *const on_failure_names[] = {"deny", NULL};
+const char *const policy_phi_type_names[] = {"NAME", "ADDRESS", "CITY", "ZIP", "DATE", "AGE", "PHONE",
+					     "FAX", "EMAIL", "SSN", "MRN", "MEMBER_ID", "MBI", "IDENTIFIER",
+					     "VIN", "URL", "IP", NULL};
 static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const alg_names[] = {"ES384", "RS384", NULL};
 /* Route names the egress listener uses for itself, and the route the fhir: section defines. */
@@ -153,9 +156,11 @@ static const struct keyspec k_fhir_write[] = {{"type", true}, {"approval", true}
 static const struct keyspec k_egress[] = {{"listen", true}, {"routes", false}, {"ca_file", false}, {NULL, false}};
 static const struct keyspec k_route[] = {
 	{"name", true}, {"url", true}, {"baa", true}, {"phi", true}, {"approval", false},
-	{"methods", false}, {"max_body_bytes", false}, {"timeout_ms", false}, {NULL, false},
+	{"methods", false}, {"max_body_bytes", false}, {"timeout_ms", false}, {"phi_allow_types", false},
+	{NULL, false},
 };
-static const struct keyspec k_phi[] = {{"mrn_patterns", false}, {"member_id_patterns", false}, {NULL, false}};
+static const struct keyspec k_phi[] = {{"mrn_patterns", false}, {"member_id_patterns", false},
+				       {"date_exempt_keys", false}, {NULL, false}};
 static const struct keyspec k_audit[] = {
 	{"dir", true}, {"reviewer_public_key", true}, {"signer_key", true}, {"index_key", true},
 	{"fsync", false}, {"on_failure", false}, {"batch_max_delay_ms", false}, {NULL, false},
@@ -893,6 +898,26 @@ static bool item_alg(struct ld *l, const struct yamlx_node *n, const char *path)
 	return false;
 }
 
+static bool item_phi_type(struct ld *l, const struct yamlx_node *n, const char *path)
+{
+	if (in_list(n->str, policy_phi_type_names))
+		return true;
+	enum_error(l, n, path, "identifier type", policy_phi_type_names);
+	return false;
+}
+
+/* A JSON member name (e.g. lastUpdated): letters, digits, '_', '-', '.', at most 64 bytes. */
+static bool item_json_key(struct ld *l, const struct yamlx_node *n, const char *path)
+{
+	size_t len = strlen(n->str);
+
+	if (len == 0 || len > 64 || strspn(n->str, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") != len) {
+		err_node(l, n, path, "must be a JSON member name ([A-Za-z0-9_.-], 1..64 bytes)");
+		return false;
+	}
+	return true;
+}
+
 static bool item_method(struct ld *l, const struct yamlx_node *n, const char *path)
 {
 	if (in_list(n->str, method_names))
@@ -1556,6 +1581,19 @@ static void load_route(struct ld *l, const struct yamlx_node *r, const char *rp,
 		out->max_body_bytes = (size_t)v;
 	if (get_int(l, r, rp, "timeout_ms", 100, 300000, &v))
 		out->timeout_ms = (unsigned)v;
+	/* Safe Harbor (45 CFR 164.514(b)(2)) counts every date element but the year as an
+	 * identifier, so FHIR resources with timestamps cannot pass a redact/block route intact.
+	 * A route may receive some pattern-found types when the site approves it in writing. */
+	n = get_strlist(l, r, rp, "phi_allow_types", false, 32, item_phi_type, &ms);
+	if (n) {
+		for (size_t i = 0; i < ms.n; i++)
+			out->phi_allow_types |= 1u << index_of(ms.v[i], policy_phi_type_names);
+		if (have_phi && out->phi == POLICY_PHI_ALLOW)
+			err_node(l, n, pj(kp, rp, "phi_allow_types"), "has no effect on a route with phi: allow");
+		else if (ms.n && yamlx_map_get(r, "approval") == NULL)
+			err_node(l, r, pj(kp, rp, "approval"),
+				 "missing required key (a route that receives identifier types by phi_allow_types needs an approval)");
+	}
 }
 
 static void load_egress(struct ld *l, const struct yamlx_node *root, const struct policy_route *fhir_route)
@@ -1631,6 +1669,9 @@ static void load_phi(struct ld *l, const struct yamlx_node *root)
 			&l->p->phi.member_id_patterns);
 	if (n && n->n > MAX_PATTERNS)
 		err_node(l, n, "phi.member_id_patterns", "has %zu patterns; the limit is %d", n->n, MAX_PATTERNS);
+	n = get_strlist(l, ph, "phi", "date_exempt_keys", false, 64, item_json_key, &l->p->phi.date_exempt_keys);
+	if (n && n->n > MAX_PATTERNS)
+		err_node(l, n, "phi.date_exempt_keys", "has %zu keys; the limit is %d", n->n, MAX_PATTERNS);
 }
 
 static void load_audit(struct ld *l, const struct yamlx_node *root)

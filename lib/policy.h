@@ -104,7 +104,14 @@ struct policy_route {
 	size_t max_body_bytes;
 	unsigned timeout_ms;
 	bool is_fhir; /* the route "fhir", made from the fhir: section */
+	/* phi_allow_types: pattern-found identifier types this route may receive (bit i =
+	 * policy_phi_type_names[i]); the patient's own identifiers are never allowed this way */
+	uint32_t phi_allow_types;
 };
+
+/* The PHI scanner's identifier type names, in the order of enum phi_type (sidecar/phi.h;
+ * sidecar/phi_test.c checks the two agree). NULL-terminated. */
+extern const char *const policy_phi_type_names[];
 
 struct policy {
 	int version;
@@ -149,6 +156,7 @@ struct policy {
 	} egress;
 	struct {
 		struct policy_strlist mrn_patterns, member_id_patterns; /* compile with Vectorscan */
+		struct policy_strlist date_exempt_keys; /* JSON member names whose dates are not PHI */
 	} phi;
 	struct {
 		const char *dir;                 /* absolute */

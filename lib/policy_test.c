@@ -195,10 +195,10 @@ static void test_demo_loads(void **state)
 	assert_int_equal(p->fhir.n_writes, 1);
 	assert_string_equal(p->fhir.writes[0].type, "DocumentReference");
 	assert_string_equal(p->egress.listen.text, "127.0.0.1:8711");
-	assert_int_equal(p->egress.n_routes, 4);
-	assert_string_equal(p->egress.routes[3].name, "fhir");
-	assert_true(p->egress.routes[3].is_fhir);
-	assert_string_equal(p->egress.routes[3].url, "https://ehr.demo.example/fhir/R4");
+	assert_int_equal(p->egress.n_routes, 5);
+	assert_string_equal(p->egress.routes[4].name, "fhir");
+	assert_true(p->egress.routes[4].is_fhir);
+	assert_string_equal(p->egress.routes[4].url, "https://ehr.demo.example/fhir/R4");
 	r = policy_find_route(p, "llm");
 	assert_non_null(r);
 	assert_true(r->baa);
@@ -212,6 +212,14 @@ static void test_demo_loads(void **state)
 	assert_int_equal(r->methods, POLICY_METHOD_GET | POLICY_METHOD_POST); /* default */
 	assert_int_equal(r->max_body_bytes, 1u << 20);
 	assert_int_equal(policy_find_route(p, "analytics")->phi, POLICY_PHI_BLOCK);
+	assert_int_equal(policy_find_route(p, "analytics")->phi_allow_types, 0);
+	r = policy_find_route(p, "quality");
+	assert_int_equal(r->phi, POLICY_PHI_BLOCK);
+	assert_int_equal(r->phi_allow_types, 1u << 4); /* DATE, the fifth type name */
+	assert_string_equal(policy_phi_type_names[4], "DATE");
+	assert_true(r->has_approval);
+	assert_int_equal(p->phi.date_exempt_keys.n, 1);
+	assert_string_equal(p->phi.date_exempt_keys.v[0], "lastUpdated");
 	assert_int_equal(p->phi.mrn_patterns.n, 1);
 	assert_string_equal(p->phi.mrn_patterns.v[0], "MRN[0-9]{8}");
 	assert_int_equal(p->phi.member_id_patterns.n, 0);
@@ -234,11 +242,11 @@ static void test_demo_loads(void **state)
 	}
 
 	policy_summary(p, day("2026-11-23"), summary, sizeof(summary));
-	assert_string_equal(summary, "policy OK: demo-general, 2 services, 4 egress routes, 1 approval expiring within 30 days");
+	assert_string_equal(summary, "policy OK: demo-general, 2 services, 5 egress routes, 1 approval expiring within 30 days");
 	/* A month later the note-drafter approval has expired. */
 	policy_summary(p, day("2026-12-23"), summary, sizeof(summary));
 	assert_string_equal(summary,
-			    "policy OK: demo-general, 2 services, 4 egress routes, 0 approvals expiring within 30 days, 1 expired approval");
+			    "policy OK: demo-general, 2 services, 5 egress routes, 0 approvals expiring within 30 days, 1 expired approval");
 	policy_unref(p);
 }
 

@@ -485,6 +485,15 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			refuse(c, 403, "EGRESS-PHI-SCAN", "forbidden", "the body could not be scanned");
 			return;
 		}
+		if (c->route->phi_allow_types) {
+			/* types the site approved for this route (phi_allow_types), found by pattern
+			 * only: the patient's own identifiers (e.g. the birth date) still count */
+			size_t before = f.n + fq.n;
+			phi_findings_drop(&f, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
+			phi_findings_drop(&fq, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
+			if (f.n + fq.n < before)
+				auditrec_add_rule(&c->rec, "EGRESS-PHI-TYPE-ALLOWED");
+		}
 		count_types(c, &f);
 		count_types(c, &fq);
 		if ((f.n || fq.n) && c->route->phi == POLICY_PHI_BLOCK) {

@@ -41,7 +41,9 @@ static const char usage_text[] =
 	"  --url-allow PREFIX         URL prefix that is not PHI (repeatable), e.g. the FHIR base\n"
 	"  --max-body BYTES           refuse larger input (default 16777216)\n"
 	"  --policy POLICY            read the phi: section of a site policy (MRN / member-id formats,\n"
-	"                             the site FHIR base is not an identifier)\n"
+	"                             date-exempt keys; the site FHIR base is not an identifier)\n"
+	"  --route NAME               with --policy: also apply that egress route's phi_allow_types,\n"
+	"                             i.e. scan as the sidecar does for traffic to that route\n"
 	"  --help, --version\n"
 	"\n"
 	"types: NAME ADDRESS CITY ZIP DATE AGE PHONE FAX EMAIL SSN MRN MEMBER_ID MBI IDENTIFIER VIN\n"
@@ -71,7 +73,7 @@ static void fail(int code, const char *fmt, const char *a)
 int main(int argc, char **argv)
 {
 	struct strv mrn = {0}, member = {0}, urls = {0}, dkeys = {0};
-	const char *mode, *ctx_path = NULL, *in_path = NULL;
+	const char *mode, *ctx_path = NULL, *in_path = NULL, *route = NULL;
 	enum phi_body kind = PHI_BODY_JSON;
 	uint32_t allow = 0;
 	size_t max_body = 16u << 20;
@@ -128,6 +130,8 @@ int main(int argc, char **argv)
 			if (*v == '\0' || *end != '\0' || x == 0 || x > (1ull << 31))
 				usage_fail(PROG, "--max-body must be 1..2147483648");
 			max_body = (size_t)x;
+		} else if (strcmp(a, "--route") == 0) {
+			route = VAL();
 		} else if (strcmp(a, "--policy") == 0) {
 			/* the same engine configuration the sidecar builds (sidecar/runtime.c) */
 			struct policy_load_opts po = {.skip_file_checks = true};
@@ -146,6 +150,8 @@ int main(int argc, char **argv)
 				strv_push(&mrn, pol->phi.mrn_patterns.v[k]);
 			for (size_t k = 0; k < pol->phi.member_id_patterns.n; k++)
 				strv_push(&member, pol->phi.member_id_patterns.v[k]);
+			for (size_t k = 0; k < pol->phi.date_exempt_keys.n; k++)
+				strv_push(&dkeys, pol->phi.date_exempt_keys.v[k]);
 			if (pol->fhir.enabled && pol->fhir.base)
 				strv_push(&urls, pol->fhir.base);
 		} else if (a[0] == '-' && a[1] != '\0') {
@@ -156,6 +162,19 @@ int main(int argc, char **argv)
 			in_path = a;
 		}
 #undef VAL
+	}
+	if (route) {
+		const struct policy_route *r = NULL;
+
+		if (!pol)
+			usage_fail(PROG, "--route needs --policy");
+		for (size_t k = 0; k < pol->egress.n_routes && !r; k++)
+			if (strcmp(pol->egress.routes[k].name, route) == 0)
+				r = &pol->egress.routes[k];
+		if (!r)
+			usage_fail(PROG, "--route: the policy has no egress route '%s'", route);
+		/* the policy's type list is in enum phi_type order (lib/policy.h) */
+		allow |= r->phi_allow_types & PHI_TYPES_ALL;
 	}
 
 	phi_config_init(&cfg);

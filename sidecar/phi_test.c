@@ -1,4 +1,5 @@
 /* phi_test — the PHI scanner's patterns, validators, JSON/form decoding, offsets, redaction. */
+#include "lib/policy.h"
 #include "sidecar/phi.h"
 
 #include <errno.h>
@@ -609,6 +610,20 @@ static void test_type_names(void **state)
 	assert_string_equal(phi_source_name(PHI_SRC_KNOWN), "known");
 }
 
+/* lib/policy.c validates phi_allow_types against its own copy of the type names and stores
+ * bit i for name i: the two lists must stay in the same order. */
+static void test_policy_type_names_agree(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; policy_phi_type_names[i]; i++) {
+		assert_int_equal(phi_type_from_name(policy_phi_type_names[i]), (int)i);
+		assert_string_equal(phi_type_name((enum phi_type)i), policy_phi_type_names[i]);
+	}
+	assert_int_equal(i, PHI_T__COUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -637,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_engine),
 		cmocka_unit_test(test_decode_map),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_policy_type_names_agree),
 	};
 	return cmocka_run_group_tests_name("phi", tests, setup, teardown);
 }

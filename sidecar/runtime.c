@@ -84,6 +84,8 @@ int runtime_new(struct policy *p, unsigned generation, struct runtime **out, str
 		cfg.n_mrn = p->phi.mrn_patterns.n;
 		cfg.member_id_patterns = p->phi.member_id_patterns.v;
 		cfg.n_member = p->phi.member_id_patterns.n;
+		cfg.date_exempt_keys = p->phi.date_exempt_keys.v;
+		cfg.n_date_exempt = p->phi.date_exempt_keys.n;
 		if (p->fhir.enabled && p->fhir.base)
 			allow[n_allow++] = p->fhir.base;
 		cfg.url_allow_prefixes = allow;

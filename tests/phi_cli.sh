@@ -30,6 +30,19 @@ check "--policy unreadable: exit 2" '[ $rc = 2 ] && [ -s "$tmp/err" ]'
 printf 'id MRN12345678 x' | "$PHI" scan --type text --policy "$TOP/policies/sites/demo.yaml" >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "--policy: the site's MRN format (demo: MRN[0-9]{8})" \
 	'[ $rc = 1 ] && [ "$(cat "$tmp/out")" = "{\"start\":3,\"end\":14,\"type\":\"MRN\",\"source\":\"pattern\"}" ]'
+# --route: scan as the sidecar does for one egress route (demo: quality allows pattern DATEs)
+obs='{"resourceType":"Observation","effectiveDateTime":"2026-11-20T08:30:00Z","meta":{"lastUpdated":"2026-11-21T10:00:00Z"}}'
+printf '%s' "$obs" | "$PHI" scan --policy "$TOP/policies/sites/demo.yaml" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--policy: a timestamp is a DATE; date_exempt_keys exempts lastUpdated" \
+	'[ $rc = 1 ] && [ "$(wc -l <"$tmp/out")" = 1 ] && grep -q "\"start\":51,.*\"DATE\"" "$tmp/out"'
+printf '%s' "$obs" | "$PHI" scan --policy "$TOP/policies/sites/demo.yaml" --route quality >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--route quality: phi_allow_types [DATE] passes it" '[ $rc = 0 ] && [ ! -s "$tmp/out" ]'
+printf '%s' "$obs" | "$PHI" scan --policy "$TOP/policies/sites/demo.yaml" --route analytics >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--route analytics: still a DATE" '[ $rc = 1 ]'
+"$PHI" scan --policy "$TOP/policies/sites/demo.yaml" --route nowhere </dev/null 2>"$tmp/err"; rc=$?
+check "--route unknown: exit 2 naming it" '[ $rc = 2 ] && grep -q "nowhere" "$tmp/err"'
+"$PHI" scan --route quality </dev/null 2>"$tmp/err"; rc=$?
+check "--route without --policy: exit 2" '[ $rc = 2 ]'
 "$PHI" scan --mrn-pattern 'MRN[0-9' </dev/null 2>"$tmp/err"; rc=$?
 check "bad site pattern: exit 2 naming mrn_patterns[0]" '[ $rc = 2 ] && grep -q "mrn_patterns\[0\]" "$tmp/err"'
 

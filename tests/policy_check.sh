@@ -32,7 +32,7 @@ check() { # name expected-rc expected-stdout-file expected-stderr-file args...
 }
 
 # The demo policy: exit 0, the summary line, one note for the approval expiring in 17 days.
-printf 'policy OK: demo-general, 2 services, 4 egress routes, 1 approval expiring within 30 days\n' >"$tmp/demo.out"
+printf 'policy OK: demo-general, 2 services, 5 egress routes, 1 approval expiring within 30 days\n' >"$tmp/demo.out"
 printf 'note: policies/sites/demo.yaml:37:15: services[1].approval: expires 2026-12-10, in 17 days (CIC-2026-042)\n' >"$tmp/demo.err"
 check demo 0 "$tmp/demo.out" "$tmp/demo.err" --check policies/sites/demo.yaml --today $today
 # Run from another directory: relative paths in the policy are relative to the policy file.

@@ -179,12 +179,20 @@ static int setup(void **state)
 		 "      approval: {approved_by: Privacy Office, reference: BAA-1, granted: 2026-01-01, expires: 2099-12-31}\n"
 		 "    - {name: translate, url: 'https://127.0.0.1:%u/translate', baa: false, phi: redact, methods: [POST]}\n"
 		 "    - {name: analytics, url: 'https://127.0.0.1:%u/ingest', baa: false, phi: block, methods: [POST]}\n"
+		 "    - name: quality\n"
+		 "      url: https://127.0.0.1:%u/quality\n"
+		 "      baa: false\n"
+		 "      phi: block\n"
+		 "      methods: [POST]\n"
+		 "      phi_allow_types: [DATE]\n"
+		 "      approval: {approved_by: Privacy Office, reference: PO-7, granted: 2026-01-01, expires: 2099-12-31}\n"
 		 "phi:\n"
 		 "  mrn_patterns: ['MRN[0-9]{8}']\n"
+		 "  date_exempt_keys: [lastUpdated]\n"
 		 "audit: {dir: %s, reviewer_public_key: %s/reviewer.pub, signer_key: %s/signer.key,\n"
 		 "        index_key: %s/index.key, fsync: batch, on_failure: deny}\n",
 		 ingress_port, up_port, itest_src("policies/keys/demo-ehr.jwks.json"), admin_port, dest_port,
-		 egress_port, cert, dest_port, dest_port, dest_port, audit_dir, keys_dir, keys_dir, keys_dir);
+		 egress_port, cert, dest_port, dest_port, dest_port, dest_port, audit_dir, keys_dir, keys_dir, keys_dir);
 	if (itest_write_file(policy_path, yaml) < 0)
 		return -1;
 	{
@@ -355,6 +363,47 @@ static void test_redact_route_forwards_redacted_json(void **state)
 	pthread_mutex_unlock(&s.mu);
 }
 
+/* phi_allow_types: [DATE] lets a FHIR resource keep its timestamps on a block route; the
+ * patient's own birth date and every other identifier type are still blocked. A JSON member in
+ * phi.date_exempt_keys (lastUpdated) is not a date identifier on any route. */
+static void test_route_allowed_types_and_exempt_keys(void **state)
+{
+	static const char obs[] =
+		"{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+		"\"http://loinc.org\",\"code\":\"2524-7\"}]},\"effectiveDateTime\":\"2026-11-20T08:30:00Z\","
+		"\"issued\":\"2026-11-20T09:02:11Z\",\"valueQuantity\":{\"value\":4.1,\"unit\":\"mmol/L\"}}";
+	static const char meta[] = "{\"meta\":{\"lastUpdated\":\"2026-11-20T08:30:00Z\"},\"metric\":\"lactate\"}";
+	struct itest_resp r;
+	int before = dest_calls();
+
+	(void)state;
+	/* without the allowance the timestamps are identifiers (45 CFR 164.514(b)(2)(i)(C)) */
+	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json", obs, &r), 403);
+	assert_non_null(strstr(r.body.p, "\"DATE\":2"));
+	itest_resp_fini(&r);
+	/* with it the resource passes unchanged */
+	assert_int_equal(egress("POST", "/quality/obs", token1, "application/json", obs, &r), 200);
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before + 1);
+	pthread_mutex_lock(&s.mu);
+	assert_string_equal(s.dest_path, "/quality/obs");
+	assert_string_equal(s.dest_body, obs);
+	pthread_mutex_unlock(&s.mu);
+	/* the patient's birth date is a known identifier, not a pattern date: still blocked */
+	assert_int_equal(egress("POST", "/quality/obs", token1, "application/json",
+				"{\"note\":\"born 03/12/1948\",\"effectiveDateTime\":\"2026-11-20\"}", &r), 403);
+	assert_non_null(strstr(r.body.p, "\"DATE\":1"));
+	itest_resp_fini(&r);
+	/* other types are not allowed by a DATE allowance */
+	assert_int_equal(egress("POST", "/quality/obs", token1, "application/json", prompt, &r), 403);
+	assert_non_null(strstr(r.body.p, "\"NAME\":"));
+	itest_resp_fini(&r);
+	/* lastUpdated is exempt everywhere, even on the plain block route */
+	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json", meta, &r), 200);
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before + 2);
+}
+
 static void test_baa_route_passes_and_unknown_route_refused(void **state)
 {
 	struct itest_resp r;
@@ -473,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_hook_call_binds_context),
 		cmocka_unit_test(test_block_route_refuses_phi),
 		cmocka_unit_test(test_redact_route_forwards_redacted_json),
+		cmocka_unit_test(test_route_allowed_types_and_exempt_keys),
 		cmocka_unit_test(test_baa_route_passes_and_unknown_route_refused),
 		cmocka_unit_test(test_fhir_route_approvals_and_writeback),
 		cmocka_unit_test(test_audit_and_logs),
