@@ -382,7 +382,9 @@ static void handle_service(struct call *c, const char *path)
 	}
 	c->rec.bytes_in = body.len;
 	j = json_parse(body.p ? body.p : "", body.len, &lim, &e);
-	buf_fini(&body);
+	/* the EHR's own bytes go upstream unless minimisation changes the request */
+	buf_fini(&c->fwd);
+	c->fwd = body;
 	if (j == NULL) {
 		refuse(c, 400, "deny", "request-json", "invalid", "request body is not valid JSON");
 		return;
@@ -424,16 +426,10 @@ static void handle_service(struct call *c, const char *path)
 	{
 		cJSON *pre = json_obj(j, "prefetch");
 
-		if (pre) {
-			char *ps = cJSON_PrintUnformatted(pre);
-
-			if (ps && phi_context_from_patient_json(ps, strlen(ps), &pctx, &e) < 0)
-				pctx = NULL;
-			if (ps) {
-				sodium_memzero(ps, strlen(ps));
-				cJSON_free(ps);
-			}
-		}
+		/* built from the tree already parsed (printing and re-parsing it cost ~12 % of the
+		 * sidecar's CPU per hook call, docs/PERFORMANCE.md §1.5) */
+		if (pre && phi_context_from_tree(pre, &pctx, &e) < 0)
+			pctx = NULL;
 		encounter = json_str(ctx, "encounterId");
 		snprintf(encounter_id, sizeof(encounter_id), "%s", encounter ? encounter : "");
 		snprintf(patient_id, sizeof(patient_id), "%s", patient ? patient : "");
@@ -445,8 +441,11 @@ static void handle_service(struct call *c, const char *path)
 		c->rec.prefetch_removed[c->rec.n_removed++] = removed[i];
 	if (n_removed)
 		auditrec_add_rule(&c->rec, "prefetch-minimised");
-	buf_init(&c->fwd, p->ingress.max_body_bytes + 4096);
-	if (json_print(j, &c->fwd) < 0) {
+	if (n_removed) {
+		buf_fini(&c->fwd);
+		buf_init(&c->fwd, p->ingress.max_body_bytes + 4096);
+	}
+	if (n_removed && json_print(j, &c->fwd) < 0) {
 		cJSON_Delete(j);
 		phi_context_free(pctx);
 		refuse(c, 413, "deny", "body-too-large", "too-long", "request body exceeds the site limit");

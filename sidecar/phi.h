@@ -131,10 +131,15 @@ void phi_scratch_free(struct phi_scratch *s);
 /* Build the known-identifier set of the patient(s) described by json: a FHIR Patient, a
  * RelatedPerson, a Bundle, a CDS Hooks prefetch object or a whole CDS Hooks request (every
  * Patient/RelatedPerson/Person/Coverage found at any depth contributes). The parse tree is
- * wiped before it is freed; *out lives in sodium_malloc memory. -EINVAL when json does not
+ * wiped before it is freed; *out is one heap block wiped on free. -EINVAL when json does not
  * parse, -ENOENT when no identifying resource is found (*out stays NULL). */
 int phi_context_from_patient_json(const char *json, size_t len, struct phi_context **out,
 				  struct err *e) __attribute__((warn_unused_result));
+/* The same from a parse tree the caller owns (and wipes): the sidecar's ingress builds the
+ * context from the hook request it has already parsed. */
+struct cJSON;
+int phi_context_from_tree(const struct cJSON *root, struct phi_context **out, struct err *e)
+	__attribute__((warn_unused_result));
 /* Wipes and frees. NULL is a no-op. */
 void phi_context_free(struct phi_context *ctx);
 /* Number of match keys in the context (names, identifiers, dates ...); for tests and metrics. */

@@ -976,22 +976,31 @@ static unsigned wkey(unsigned char c0, unsigned char c1, size_t len)
 
 int phi_context_from_patient_json(const char *json, size_t len, struct phi_context **out, struct err *e)
 {
+	cJSON *root;
+	int rc;
+
+	*out = NULL;
+	if (len > (64u << 20))
+		return err_set(e, -E2BIG, "phi: context JSON larger than 64 MiB");
+	root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
+	if (!root)
+		return err_set(e, -EINVAL, "phi: context is not valid JSON");
+	rc = phi_context_from_tree(root, out, e);
+	wipe_tree(root);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int phi_context_from_tree(const cJSON *root, struct phi_context **out, struct err *e)
+{
 	struct builder b;
-	cJSON *root = NULL;
 	struct phi_context *ctx;
 	size_t pool = 0, nbuck = 16, total;
 	int rc = 0;
 
 	*out = NULL;
 	memset(&b, 0, sizeof(b));
-	if (len > (64u << 20))
-		return err_set(e, -E2BIG, "phi: context JSON larger than 64 MiB");
-	root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
-	if (!root) {
-		rc = err_set(e, -EINVAL, "phi: context is not valid JSON");
-		goto out;
-	}
-	if (!walk(&b, root, 0)) {
+	if (!root || !walk(&b, root, 0)) {
 		rc = err_set(e, -ENOENT, "phi: context holds no Patient, RelatedPerson, Person or Coverage");
 		goto out;
 	}
@@ -1067,10 +1076,6 @@ int phi_context_from_patient_json(const char *json, size_t len, struct phi_conte
 	ctx->ndates = (uint32_t)b.ndates;
 	*out = ctx;
 out:
-	if (root) {
-		wipe_tree(root);
-		cJSON_Delete(root);
-	}
 	builder_fini(&b);
 	return rc;
 }

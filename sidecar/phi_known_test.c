@@ -14,6 +14,8 @@
 
 #include "sidecar/phi_int.h"
 
+#include <cjson/cJSON.h>
+
 static const char PATIENT[] =
 	"{\"resourceType\":\"Patient\",\"id\":\"pt4711x\","
 	"\"identifier\":[{\"type\":{\"coding\":[{\"code\":\"MR\"}]},\"value\":\"00123456\"},"
@@ -125,10 +127,36 @@ static void test_context_sources(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const unsigned char *pa, *pb;
+		struct phi_context *c2 = NULL;
+		cJSON *tree = cJSON_Parse(ok[i]);
+
 		assert_int_equal(phi_context_from_patient_json(ok[i], strlen(ok[i]), &c, &e), 0);
 		assert_true(phi_context_size(c) > 0);
+		/* from the caller's parse tree (the sidecar's ingress): the same identifiers, found
+		 * at the same places */
+		assert_non_null(tree);
+		assert_int_equal(phi_context_from_tree(tree, &c2, &e), 0);
+		assert_int_equal(phi_context_size(c), phi_context_size(c2));
+		assert_int_equal(phi_context_block(c, &pa), phi_context_block(c2, &pb));
+		{
+			struct phi_findings f1, f2;
+			phi_findings_init(&f1, 0);
+			phi_findings_init(&f2, 0);
+			assert_int_equal(phi_scan(eng, scr, c, ok[i], strlen(ok[i]), PHI_BODY_JSON, &f1, &e), 0);
+			assert_int_equal(phi_scan(eng, scr, c2, ok[i], strlen(ok[i]), PHI_BODY_JSON, &f2, &e), 0);
+			assert_true(f1.n > 0);
+			assert_int_equal(f1.n, f2.n);
+			assert_memory_equal(f1.v, f2.v, f1.n * sizeof(*f1.v));
+			phi_findings_fini(&f1);
+			phi_findings_fini(&f2);
+		}
+		cJSON_Delete(tree);
+		phi_context_free(c2);
 		phi_context_free(c);
 	}
+	assert_int_equal(phi_context_from_tree(NULL, &c, &e), -ENOENT);
+	assert_null(c);
 	assert_int_equal(phi_context_from_patient_json("{\"resourceType\":\"Observation\"}", 31, &c, &e), -ENOENT);
 	assert_null(c);
 	assert_int_equal(phi_context_from_patient_json("{nope", 5, &c, &e), -EINVAL);
