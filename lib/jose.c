@@ -13,6 +13,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include "lib/b64.h"
 #include "lib/json.h"
 #include "lib/mem.h"
 
@@ -42,74 +43,16 @@ enum jose_alg jose_alg_parse(const char *s)
 	return JOSE_ALG_NONE;
 }
 
-/* --- base64url --------------------------------------------------------------------------- */
-
-static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* --- base64url (lib/b64: libsodium) ------------------------------------------------------- */
 
 int jose_b64url_encode(const void *in, size_t len, struct buf *out)
 {
-	const unsigned char *p = in;
-	char q[4];
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i + 2 < len && rc == 0; i += 3) {
-		q[0] = b64u[p[i] >> 2];
-		q[1] = b64u[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		q[2] = b64u[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		q[3] = b64u[p[i + 2] & 63];
-		rc = buf_append(out, q, 4);
-	}
-	if (rc == 0 && len - i == 1) {
-		q[0] = b64u[p[i] >> 2];
-		q[1] = b64u[(p[i] & 3) << 4];
-		rc = buf_append(out, q, 2);
-	} else if (rc == 0 && len - i == 2) {
-		q[0] = b64u[p[i] >> 2];
-		q[1] = b64u[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		q[2] = b64u[(p[i + 1] & 15) << 2];
-		rc = buf_append(out, q, 3);
-	}
-	return rc;
-}
-
-static int b64u_val(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '-') return 62;
-	if (c == '_') return 63;
-	return -1;
+	return b64_encode(in, len, B64_URL_NOPAD, out);
 }
 
 int jose_b64url_decode(const char *in, size_t len, struct buf *out)
 {
-	unsigned acc = 0;
-	int bits = 0, rc = 0;
-	size_t i;
-
-	if (len % 4 == 1)
-		return -EINVAL; /* impossible length */
-	for (i = 0; i < len && rc == 0; i++) {
-		int v = b64u_val(in[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			unsigned char c;
-
-			bits -= 8;
-			c = (unsigned char)(acc >> bits);
-			rc = buf_append(out, &c, 1);
-		}
-	}
-	/* Canonical encoding only: leftover bits must be zero (no malleable tokens). */
-	if (rc == 0 && bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return -EINVAL;
-	return rc;
+	return b64_decode(in, len, B64_URL_NOPAD, out);
 }
 
 /* --- JWK Set ------------------------------------------------------------------------------ */

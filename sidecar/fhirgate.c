@@ -11,6 +11,7 @@
 
 #include <openssl/sha.h>
 
+#include "lib/b64.h"
 #include "lib/buf.h"
 #include "lib/json.h"
 #include "lib/mem.h"
@@ -201,53 +202,6 @@ int fhirgate_check(const struct fhirgate_policy *p, const char *method, const ch
 
 /* --- DocumentReference write-back ---------------------------------------------------------- */
 
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
-}
-
-/* RFC 4648 §4 base64 with padding; whitespace between quads tolerated (FHIR base64Binary). */
-static int b64_decode_std(const char *s, struct buf *out)
-{
-	unsigned acc = 0;
-	int bits = 0, pad = 0, rc = 0;
-	size_t chars = 0;
-
-	for (; *s && rc == 0; s++) {
-		int v;
-
-		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
-			continue;
-		chars++;
-		if (*s == '=') {
-			pad++;
-			continue;
-		}
-		if (pad)
-			return -EINVAL; /* data after padding */
-		v = b64val(*s);
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			unsigned char c;
-
-			bits -= 8;
-			c = (unsigned char)(acc >> bits);
-			rc = buf_append(out, &c, 1);
-		}
-	}
-	if (rc == 0 && (chars % 4 != 0 || pad > 2))
-		return -EINVAL;
-	return rc;
-}
-
 static bool ref_is(const char *ref, const char *type, const char *id)
 {
 	char want[200];
@@ -335,7 +289,7 @@ size_t fhirgate_validate_docref(const cJSON *doc, const struct fhirgate_context 
 		if (data == NULL)
 			continue;
 		buf_init(&raw, ATTACHMENT_MAX);
-		if (b64_decode_std(data, &raw) < 0) {
+		if (b64_decode(data, strlen(data), B64_STD, &raw) < 0) {
 			rule(r, "DOCREF-BASE64");
 			buf_fini(&raw);
 			continue;
@@ -349,7 +303,7 @@ size_t fhirgate_validate_docref(const cJSON *doc, const struct fhirgate_context 
 
 			buf_init(&h, 64);
 			SHA1((const unsigned char *)(raw.p ? raw.p : ""), raw.len, md);
-			if (b64_decode_std(hash, &h) < 0 || h.len != sizeof(md) || memcmp(h.p, md, sizeof(md)) != 0)
+			if (b64_decode(hash, strlen(hash), B64_STD, &h) < 0 || h.len != sizeof(md) || memcmp(h.p, md, sizeof(md)) != 0)
 				rule(r, "DOCREF-HASH");
 			buf_fini(&h);
 		}
