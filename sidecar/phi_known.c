@@ -1213,6 +1213,37 @@ static size_t verify_seq(const struct phi_context *ctx, const struct kent *ke, c
 	return end;
 }
 
+/* A one-word city that is also a common word ("Normal", "Hope", "Flint" after "Austin") counts
+ * only where a place is expected: after "in", "from", "to", "near", "at", "of" or a comma,
+ * before ", State", or as an HL7 address component. Capitalisation alone is not enough: FHIR
+ * interpretation codes say "Normal". */
+static bool city_cue(const char *t, size_t n, size_t s, size_t e)
+{
+	static const char *const before[] = {"in", "from", "to", "near", "at", "of", "moved", "lives", NULL};
+	size_t i = s;
+
+	/* ", TX" / ", Texas"; an HL7 XAD component "^City^ST^" */
+	if (e + 3 <= n && t[e] == ',' && t[e + 1] == ' ' && t[e + 2] >= 'A' && t[e + 2] <= 'Z')
+		return true;
+	if ((s > 0 && (t[s - 1] == '^' || t[s - 1] == '|')) || (e < n && t[e] == '^'))
+		return true;
+	while (i > 0 && t[i - 1] == ' ')
+		i--;
+	if (i > 0 && t[i - 1] == ',' && i < s)
+		return true;
+	size_t we = i;
+	while (i > 0 && isalp(t[i - 1]))
+		i--;
+	if (we - i < 2 || we == s)
+		return false;
+	for (const char *const *w = before; *w; w++) {
+		size_t l = strlen(*w);
+		if (l == we - i && strncasecmp(t + i, *w, l) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int word_lookup(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te,
 		       const char *fb, size_t fl, struct nlist *names, struct phi_hits *out)
 {
@@ -1232,7 +1263,8 @@ static int word_lookup(const struct phi_context *ctx, const char *t, size_t n, s
 						      capitalised(t, ts), false});
 			continue;
 		}
-		if (ke->strength == ST_CAPS && !capitalised(t, ts))
+		if (ke->strength == ST_CAPS && ke->type == PHI_T_CITY ? !city_cue(t, n, ts, end)
+									: ke->strength == ST_CAPS && !capitalised(t, ts))
 			continue;
 		int rc = phi_hits_push(out, ts, end, ke->type, PHI_SRC_KNOWN);
 		if (rc < 0)

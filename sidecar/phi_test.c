@@ -300,6 +300,44 @@ static void test_site_patterns(void **state)
 	assert_non_null(strstr(e.msg, "mrn_patterns[0]"));
 }
 
+/* Forms the independent corpus (fixtures/phi_indep) showed missing, with their look-alikes. */
+static void test_indep_forms(void **state)
+{
+	(void)state;
+	/* HL7 v2 DTM timestamps and compact dates in HL7 fields */
+	expect("MSH|^~\\&|EPIC|MAINHOSP|AISVC|AI|202410110903||ORU^R01|", "202410110903", PHI_T_DATE);
+	expect("TXA|1|PN|TX|20250410091133||", "20250410091133", PHI_T_DATE);
+	expect("OBX|1|TS|x||20240422004600.0000-0500|", "20240422004600.0000-0500", PHI_T_DATE);
+	expect("PID|1||123^^^MR||DOE^JANE||19410303|F", "19410303", PHI_T_DATE);
+	expect("DOB 19410303 per chart", "19410303", PHI_T_DATE);
+	expect_none("order 202413456789 and 202412311275 and 999999999999 placed");
+	expect_none("accession 20241022 received; lot 19410303 on file");
+	/* month and year */
+	expect("Symptoms first noted 11/2025.", "11/2025", PHI_T_DATE);
+	scan_kind("{\"note\":\"noted 01\\/2023\"}", PHI_BODY_JSON);
+	assert_true(has_exact("{\"note\":\"noted 01\\/2023\"}", "01\\/2023", PHI_T_DATE));
+	expect("symptomatic since 3/2021", "3/2021", PHI_T_DATE);
+	expect_none("titer 1/2000, dilution 1/1000, 13/2020, 4/10/2020/1");
+	/* E.164 telephone numbers need no cue word */
+	expect("reached at +18022427641 today", "+18022427641", PHI_T_PHONE);
+	expect_none("count 18022427641 in total; id A+18022427641");
+	/* ages over 89, compact */
+	expect("a 96-yo female", "96", PHI_T_AGE);
+	expect("Linh is a 94yoF with", "94", PHI_T_AGE);
+	expect_none("a 45-yo male, temp 99F, 98.6F");
+	/* post office boxes, and "PO" (by mouth) next to vitamin B12 */
+	expect("Mail to POB 1518, Charlotte", "POB 1518", PHI_T_ADDRESS);
+	expect_none("cyanocobalamin 1000 mcg PO B12 daily, PO BID");
+	/* street names with ordinals, directionals and accents */
+	expect("home at 6939 42nd St, Boise", "6939 42nd St", PHI_T_ADDRESS);
+	expect("at 1121 Southwest 42nd Court, Winston", "1121 Southwest 42nd Court", PHI_T_ADDRESS);
+	expect("stay at 20607 SW Elm St, Gallup", "20607 SW Elm St", PHI_T_ADDRESS);
+	expect("at 8438 C\xc3\xa9sar Ch\xc3\xa1vez Parkway, Wichita", "8438 C\xc3\xa9sar Ch\xc3\xa1vez Parkway", PHI_T_ADDRESS);
+	expect_none("step 2 of the 3rd Ave protocol; dose 5 mg NE of the lesion");
+	/* a bare nine-digit SSN after "social" */
+	expect("paperwork requests social 187036740.", "187036740", PHI_T_SSN);
+}
+
 static void test_clinical_codes_not_phi(void **state)
 {
 	(void)state;
@@ -651,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_threads_share_engine),
 		cmocka_unit_test(test_decode_map),
+		cmocka_unit_test(test_indep_forms),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_policy_type_names_agree),
 	};

@@ -108,6 +108,28 @@ static bool ctx_before(const struct phi_vctx *vc, size_t pos, size_t win, const 
 	return false;
 }
 
+/* The same, whole words only ("on" is not in "accession"). */
+static bool word_before(const struct phi_vctx *vc, size_t pos, size_t win, const char *const *words)
+{
+	const char *t = T(vc);
+	size_t a = pos > win ? pos - win : 0;
+
+	for (size_t i = a; i < pos; i++) {
+		if (i > 0 && isaln(t[i - 1]))
+			continue;
+		for (const char *const *w = words; *w; w++) {
+			size_t l = strlen(*w), k;
+			if (i + l > pos)
+				continue;
+			for (k = 0; k < l && lc(t[i + k]) == (*w)[k]; k++)
+				;
+			if (k == l && (i + l == pos || !isalp(t[i + l])))
+				return true;
+		}
+	}
+	return false;
+}
+
 static unsigned num(const char *t, size_t i, size_t n)
 {
 	unsigned v = 0;
@@ -167,7 +189,7 @@ static bool check_ssn_sep(const struct phi_vctx *vc, size_t from, size_t to, str
 }
 
 static const char *const ssn_words[] = {"ssn", "social security", "soc sec", "ss#", "ss #", "us-ssn",
-					"ss no", "socialsecurity", NULL};
+					"ss no", "socialsecurity", "social", NULL};
 
 static bool check_ssn_bare(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
 {
@@ -240,6 +262,11 @@ static bool check_phone_bare(const struct phi_vctx *vc, size_t from, size_t to, 
 {
 	const char *t = T(vc);
 
+	/* E.164 "+1NXXNXXXXXX" (ITU-T E.164; SMS/fax APIs, often form-encoded as %2B1...) is a
+	 * telephone number by its form; other bare digit runs need a cue word */
+	if (to - from == 11 && t[from] == '1' && from > 0 && t[from - 1] == '+' &&
+	    (from < 2 || !isaln(t[from - 2])))
+		return phone_finish(vc, from - 1, to, t + from + 1, out);
 	if (!ctx_before(vc, from, 32, phone_words))
 		return false;
 	if (to - from == 11) {
@@ -663,6 +690,69 @@ static bool check_date_iso(const struct phi_vctx *vc, size_t from, size_t to, st
 	if (!year_ok(y) || !phi_date_valid(y, m, d))
 		return false;
 	return date_finish(vc, from, iso_time(t, N(vc), to), y, m, d, false, out);
+}
+
+static const char *const date_words[] = {"dob", "d.o.b", "birth", "born", "date", "dt", "since", "noted",
+					 "onset", "from", "until", "through", "in", "on", "as of", "dated",
+					 "seen", "admitted", "discharged", "visit", NULL};
+
+/* HL7 v2 DTM (v2.5.1 §2.A.22) and compact ISO 8601: YYYYMMDDHHMM[SS] is a date by its form
+ * when every field is in range; a bare YYYYMMDD only inside an HL7 field (| or ^ around it)
+ * or after a date word, since eight-digit numbers are also order and record numbers. */
+static bool check_date_compact(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	size_t len = to - from, n = N(vc);
+	int y = (int)num(t, from, 4), m = (int)num(t, from + 4, 2), d = (int)num(t, from + 6, 2);
+
+	if (!clean_left(t, from))
+		return false;
+	if (!year_ok(y) || !phi_date_valid(y, m, d))
+		return false;
+	if (len >= 12 && (num(t, from + 8, 2) > 23 || num(t, from + 10, 2) > 59 || (len == 14 && num(t, from + 12, 2) > 59)))
+		return false;
+	if (len == 8) {
+		bool field = (from > 0 && (t[from - 1] == '|' || t[from - 1] == '^')) ||
+			     (to < n && (t[to] == '|' || t[to] == '^'));
+		if (!field && !word_before(vc, from, 24, date_words))
+			return false;
+	}
+	/* HL7 DTM may carry fractional seconds and an offset: "20240422004600.0000-0500" */
+	size_t e = to;
+	if (len == 14 && e + 1 < n && t[e] == '.' && isdig(t[e + 1])) {
+		e++;
+		while (e < n && isdig(t[e]) && e - to <= 5)
+			e++;
+	}
+	if (len >= 12 && e + 4 < n && (t[e] == '+' || t[e] == '-') && isdig(t[e + 1]) && isdig(t[e + 2]) &&
+	    isdig(t[e + 3]) && isdig(t[e + 4]) && (e + 5 == n || !isdig(t[e + 5])))
+		e += 5;
+	if (!clean_right(t, n, e))
+		return false;
+	return date_finish(vc, from, e, y, m, d, false, out);
+}
+
+/* Month and year, "11/2025" (45 CFR 164.514(b)(2)(i)(C): the month is a date element): a
+ * two-digit month, or a one-digit month after a date word ("since 3/2021"; "1/2000" alone is
+ * as likely a dilution). */
+static bool check_date_my(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
+{
+	const char *t = T(vc);
+	const char *sl = memchr(t + from, '/', to - from);
+	size_t ml = sl ? (size_t)(sl - (t + from)) : 0;
+	int m = (int)num(t, from, ml), y = (int)num(t, from + ml + 1, 4);
+
+	if (!clean_left(t, from) || !clean_right(t, N(vc), to))
+		return false;
+	if (from > 0 && (t[from - 1] == '/' || t[from - 1] == '-' || t[from - 1] == '.' || t[from - 1] == ':'))
+		return false; /* part of a longer numeric expression */
+	if (to < N(vc) && (t[to] == '/' || (t[to] == '-' && to + 1 < N(vc) && isdig(t[to + 1]))))
+		return false;
+	if (ml == 0 || ml > 2 || m < 1 || m > 12 || y < 1900 || y > 2100)
+		return false;
+	if (ml == 1 && !word_before(vc, from, 24, date_words))
+		return false;
+	return date_finish(vc, from, to, y, m, 1, false, out);
 }
 
 static bool check_date_ym(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
@@ -1154,22 +1244,50 @@ static bool check_month_glued(const struct phi_vctx *vc, size_t from, size_t to,
 }
 
 /* Street addresses anchored on the suffix word: "45 Oak Street", "7 N Main St." */
+/* A word of a street name, [ws, we): "Oak", "César" (Latin-1 capitals and letters), an
+ * ordinal "42nd", or a directional "NE" / "SW". */
+static bool street_word(const char *t, size_t ws, size_t we)
+{
+	size_t k = ws, l = we - ws;
+	unsigned char c = (unsigned char)t[ws];
+
+	if (l >= 3 && l <= 6 && isdig(t[ws])) { /* ordinal: 1st 2nd 3rd 4th ... 104th */
+		while (k < we && isdig(t[k]))
+			k++;
+		if (we - k != 2)
+			return false;
+		char a = t[k], b = t[k + 1];
+		return (a == 's' && b == 't') || (a == 'n' && b == 'd') || (a == 'r' && b == 'd') || (a == 't' && b == 'h');
+	}
+	if (l <= 2) {
+		static const char *const dirs[] = {"N", "S", "E", "W", "NE", "NW", "SE", "SW", NULL};
+		for (const char *const *d = dirs; *d; d++)
+			if (strlen(*d) == l && memcmp(*d, t + ws, l) == 0)
+				return true;
+	}
+	if (c >= 'A' && c <= 'Z')
+		k = ws + 1;
+	else if (c == 0xc3 && we - ws >= 2 && (unsigned char)t[ws + 1] >= 0x80 && (unsigned char)t[ws + 1] <= 0x9e)
+		k = ws + 2; /* U+00C0..U+00DE */
+	else
+		return false;
+	for (; k < we; k++)
+		if (!((t[k] >= 'a' && t[k] <= 'z') || (unsigned char)t[k] >= 0x80))
+			return false;
+	return true;
+}
+
 static bool check_street_sfx(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
 {
 	const char *t = T(vc);
 	size_t i = from + 2, words = 0, ws, we, ds, de; /* the trigger starts at "x " before the suffix */
 
-	while (words < 4 && i >= 2 && t[i - 1] == ' ') {
+	while (words < 5 && i >= 2 && t[i - 1] == ' ') {
 		we = i - 1;
 		ws = we;
-		while (ws > 0 && isalp(t[ws - 1]))
+		while (ws > 0 && (isaln(t[ws - 1]) || (unsigned char)t[ws - 1] >= 0x80))
 			ws--;
-		if (ws == we || !(t[ws] >= 'A' && t[ws] <= 'Z'))
-			break;
-		bool ok = true;
-		for (size_t k = ws + 1; k < we; k++)
-			ok &= t[k] >= 'a' && t[k] <= 'z';
-		if (!ok)
+		if (ws == we || !street_word(t, ws, we))
 			break;
 		i = ws;
 		words++;
@@ -1216,13 +1334,14 @@ const struct phi_pattern phi_builtin_patterns[] = {
 	{"\\b" MONTHS "\\b", CL, PHI_T_DATE, check_month},
 	{"\\d(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\\d", CL, PHI_T_DATE, check_month_glued},
 	{"\\b" AGE "[- ]?(?:years?|yrs?|yo)[- ]?old\\b", CL, PHI_T_AGE, check_age},
-	{"\\b" AGE " ?(?:y/o|yo\\b|y\\.o\\b)", CL, PHI_T_AGE, check_age},
+	{"\\b" AGE "[- ]?(?:y/o|yo[mf]?\\b|y\\.o\\b)", CL, PHI_T_AGE, check_age},
 	{"\\b" AGE " (?:years?|yrs?) of age\\b", CL, PHI_T_AGE, check_age},
 	{"\\bage[ds]?\\b[ :=\\n\"]{0,4}(?:of )?" AGE "\\b", CL, PHI_T_AGE, check_age},
 	{"\\b(?:Mr|Mrs|Ms|Miss|Mx)\\.? (?:[A-Z\\xc0-\\xdf]|(?:van|von|de|da|di|del|della|la|le|du|st|mac|mc|ter|ten|den|der|dos|das) )", 0,
 	 PHI_T_NAME, check_title_name},
 	{"[a-z] " STREET "\\b", 0, PHI_T_ADDRESS, check_street_sfx},
 	{"\\bP\\.? ?O\\.? Box \\d{1,6}\\b", CL, PHI_T_ADDRESS, check_street},
+	{"\\b(?:POB|P\\.O\\.B\\.) ?#?\\d{1,6}\\b", 0, PHI_T_ADDRESS, check_street},
 };
 const size_t phi_n_builtin_patterns = sizeof(phi_builtin_patterns) / sizeof(phi_builtin_patterns[0]);
 
@@ -1275,6 +1394,8 @@ static void shape_windows(struct shape_ctx *sc, const uint32_t *gs, const uint32
 			try_check(sc, check_phone_bare, PHI_T_PHONE, gs[a], ge[a]);
 		else if (L0 == 5)
 			try_check(sc, check_zip5, PHI_T_ZIP, gs[a], ge[a]);
+		else if (L0 == 8 || L0 == 12 || L0 == 14)
+			try_check(sc, check_date_compact, PHI_T_DATE, gs[a], ge[a]);
 		if (a + 1 >= k)
 			continue;
 		size_t L1 = ge[a + 1] - gs[a + 1];
@@ -1289,6 +1410,8 @@ static void shape_windows(struct shape_ctx *sc, const uint32_t *gs, const uint32
 			else if (L0 == 4 && L1 == 2)
 				try_check(sc, check_date_ym, PHI_T_DATE, gs[a], ge[a + 1]);
 		}
+		if (s1one && s1 == '/' && L0 <= 2 && L1 == 4 && (a + 2 >= k || t[ss[a + 2]] != '/'))
+			try_check(sc, check_date_my, PHI_T_DATE, gs[a], ge[a + 1]);
 		if (a + 2 >= k)
 			continue;
 		size_t L2 = ge[a + 2] - gs[a + 2];
