@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,7 +161,7 @@ static const struct keyspec k_route[] = {
 	{NULL, false},
 };
 static const struct keyspec k_phi[] = {{"mrn_patterns", false}, {"member_id_patterns", false},
-				       {"date_exempt_keys", false}, {NULL, false}};
+				       {"date_exempt_keys", false}, {"url_allow", false}, {NULL, false}};
 static const struct keyspec k_audit[] = {
 	{"dir", true}, {"reviewer_public_key", true}, {"signer_key", true}, {"index_key", true},
 	{"fsync", false}, {"on_failure", false}, {"batch_max_delay_ms", false}, {NULL, false},
@@ -913,6 +914,28 @@ static bool item_json_key(struct ld *l, const struct yamlx_node *n, const char *
 
 	if (len == 0 || len > 64 || strspn(n->str, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") != len) {
 		err_node(l, n, path, "must be a JSON member name ([A-Za-z0-9_.-], 1..64 bytes)");
+		return false;
+	}
+	return true;
+}
+
+/* A URL prefix ("kdigo.org/guidelines", "https://www.uptodate.com"): printable, no spaces, a
+ * host of at least one dot (or localhost), at most 256 bytes. */
+static bool item_url_prefix(struct ld *l, const struct yamlx_node *n, const char *path)
+{
+	const char *h = n->str;
+	size_t len = strlen(h), hl;
+
+	if (strncasecmp(h, "https://", 8) == 0)
+		h += 8;
+	else if (strncasecmp(h, "http://", 7) == 0)
+		h += 7;
+	hl = strcspn(h, "/?#");
+	bool ok = len > 0 && len <= 256 && hl > 0 && (memchr(h, '.', hl) != NULL || (hl == 9 && strncmp(h, "localhost", 9) == 0));
+	for (const char *c = n->str; ok && *c; c++)
+		ok = *c > 0x20 && *c < 0x7f;
+	if (!ok) {
+		err_node(l, n, path, "must be a URL prefix such as kdigo.org/guidelines (a host with a dot, no spaces, at most 256 bytes)");
 		return false;
 	}
 	return true;
@@ -1672,6 +1695,9 @@ static void load_phi(struct ld *l, const struct yamlx_node *root)
 	n = get_strlist(l, ph, "phi", "date_exempt_keys", false, 64, item_json_key, &l->p->phi.date_exempt_keys);
 	if (n && n->n > MAX_PATTERNS)
 		err_node(l, n, "phi.date_exempt_keys", "has %zu keys; the limit is %d", n->n, MAX_PATTERNS);
+	n = get_strlist(l, ph, "phi", "url_allow", false, 256, item_url_prefix, &l->p->phi.url_allow);
+	if (n && n->n > MAX_PATTERNS)
+		err_node(l, n, "phi.url_allow", "has %zu prefixes; the limit is %d", n->n, MAX_PATTERNS);
 }
 
 static void load_audit(struct ld *l, const struct yamlx_node *root)

@@ -157,6 +157,7 @@ struct policy {
 	struct {
 		struct policy_strlist mrn_patterns, member_id_patterns; /* compile with Vectorscan */
 		struct policy_strlist date_exempt_keys; /* JSON member names whose dates are not PHI */
+		struct policy_strlist url_allow;        /* URL prefixes that are not identifiers */
 	} phi;
 	struct {
 		const char *dir;                 /* absolute */

@@ -427,6 +427,32 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 		if (i + 1 >= len)
 			return -1;
 		char e = raw[i + 1], ch;
+		if (e == '\\' && i + 3 < len && (raw[i + 2] == 'n' || raw[i + 2] == 'r' || raw[i + 2] == 't')) {
+			/* JSON inside a JSON string (tool-call arguments, a prompt that quotes a
+			 * request): "\\n" is the inner string's newline. Read as a line break, a name
+			 * after it stays a word of its own instead of "nBanerjee". */
+			ch = raw[i + 2] == 't' ? '\t' : '\n';
+			emit_atomic(d, i, 3, &ch, 1);
+			i += 3;
+			start = i;
+			continue;
+		}
+		if (e == '\\' && i + 8 <= len && raw[i + 2] == 'u') {
+			uint32_t cp;
+			char rep[4];
+			int k;
+
+			/* the inner string's \u escape ("jane\\u0040example.com"), BMP only */
+			if (hex4(raw + i + 3, &cp) == 0 && !(cp >= 0xd800 && cp <= 0xdfff)) {
+				k = phi_norm_cp(cp, rep);
+				if (k < 0)
+					k = (int)utf8_enc(cp, rep);
+				emit_atomic(d, i, 7, rep, (size_t)k);
+				i += 7;
+				start = i;
+				continue;
+			}
+		}
 		switch (e) {
 		case '"': ch = '"'; break;
 		case '\\': ch = '\\'; break;

@@ -109,6 +109,7 @@ struct phi_context {
 	uint16_t *email_len;
 	char *pool;
 	uint32_t initials;          /* bit (c - 'a') for each given-name initial */
+	uint32_t finitials;         /* the same for family names */
 	uint64_t lens;              /* bit per first-token length of word keys */
 	uint8_t first[256];         /* first byte of word keys */
 	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
@@ -372,7 +373,16 @@ static const char *const eponym_next[] = {
 	"bacillus", "stain", "agar", "reaction", "maneuvre", "lymphadenopathy", "arthritis",
 	"angina", "aneurysm", "malformation", "anomaly", "tremor", "neuralgia", "nephritis",
 	"hepatitis", "pneumonia", "encephalitis", "meningitis", "myopathy", "neuropathy",
-	"type", "variant", "deformity", "line", "lines", "space", "organ", "organs", NULL};
+	"type", "variant", "deformity", "line", "lines", "space", "organ", "organs", "murmur",
+	"agitation", "agitation-sedation", "maneuvers", NULL};
+/* Verbs a modal "May" / "Will" / "Can" at the start of a sentence runs into ("May need to ...",
+ * "Will follow up"): a patient named May is not meant there. */
+static const char *const modal_next[] = {
+	"be", "need", "needs", "have", "require", "consider", "benefit", "continue", "start", "stop",
+	"increase", "decrease", "titrate", "take", "use", "help", "develop", "cause", "include",
+	"return", "resume", "follow", "not", "also", "still", "defer", "repeat", "recheck", "add",
+	"hold", "trial", "switch", "proceed", "discuss", "call", "see", "wean", "discontinue",
+	"monitor", "check", "obtain", "refer", "reassess", "plan", "try", NULL};
 
 /* --- building ------------------------------------------------------------------------------- */
 
@@ -389,7 +399,7 @@ struct builder {
 	size_t ndates;
 	char *emails[64];
 	size_t nemails;
-	uint32_t initials;
+	uint32_t initials, finitials;
 	int err;
 };
 
@@ -556,6 +566,8 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 			continue;
 		if (given && kept == 0 && w[0] >= 'a' && w[0] <= 'z')
 			b->initials |= 1u << (w[0] - 'a');
+		if (!given && kept == 0 && w[0] >= 'a' && w[0] <= 'z' && !in_list(particles, w, l))
+			b->finitials |= 1u << (w[0] - 'a');
 		b_add(b, w, l, l, PHI_T_NAME, K_WORDS, 1, 1, name_strength(w, l, alone), 0, 0, 0);
 		/* parts of an apostrophe name: "O'Brien" -> "o" (weak), "brien" */
 		const char *raw = t->raw + t->rs[i];
@@ -855,8 +867,19 @@ static void add_person(struct builder *b, const cJSON *r)
 		add_date(b, x->valuestring);
 	add_identifiers(b, cJSON_GetObjectItemCaseSensitive(r, "identifier"), PHI_T_IDENTIFIER);
 	x = cJSON_GetObjectItemCaseSensitive(r, "id");
-	if (cJSON_IsString(x) && strpbrk(x->valuestring, "0123456789"))
+	if (cJSON_IsString(x) && strpbrk(x->valuestring, "0123456789")) {
 		add_id(b, x->valuestring, PHI_T_IDENTIFIER);
+	} else if (cJSON_IsString(x) && strlen(x->valuestring) >= 10) {
+		/* a letters-only logical id (FHIR R4 id: [A-Za-z0-9-.]{1,64}, Epic's are often
+		 * letters only): the identifier matcher starts on digits, so key it as words; a
+		 * short one ("example") would be an ordinary word */
+		struct toks *t = xmalloc(sizeof(*t));
+		size_t n = tokenize(x->valuestring, strlen(x->valuestring), false, t);
+		if (n >= 1)
+			add_words(b, t, 0, n, PHI_T_IDENTIFIER, (int)n, ST_STRONG, false);
+		sodium_memzero(t, sizeof(*t));
+		free(t);
+	}
 	x = cJSON_GetObjectItemCaseSensitive(r, "contact");
 	cJSON_ArrayForEach(c, x)
 	{
@@ -1036,6 +1059,7 @@ int phi_context_from_tree(const cJSON *root, struct phi_context **out, struct er
 	ctx->pool = p;
 	ctx->nbuck = (uint32_t)nbuck;
 	ctx->initials = b.initials;
+	ctx->finitials = b.finitials;
 
 	size_t po = 0;
 	for (size_t k = 0; k < b.n; k++) {
@@ -1213,6 +1237,8 @@ static size_t verify_seq(const struct phi_context *ctx, const struct kent *ke, c
 	return end;
 }
 
+static bool eponym_after(const char *t, size_t n, size_t e);
+
 /* A one-word city that is also a common word ("Normal", "Hope", "Flint" after "Austin") counts
  * only where a place is expected: after "in", "from", "to", "near", "at", "of" or a comma,
  * before ", State", or as an HL7 address component. Capitalisation alone is not enough: FHIR
@@ -1265,6 +1291,9 @@ static int word_lookup(const struct phi_context *ctx, const char *t, size_t n, s
 		}
 		if (ke->strength == ST_CAPS && ke->type == PHI_T_CITY ? !city_cue(t, n, ts, end)
 									: ke->strength == ST_CAPS && !capitalised(t, ts))
+			continue;
+		/* "Austin Flint murmur", "Richmond Agitation-Sedation Scale" */
+		if (ke->type == PHI_T_CITY && !city_cue(t, n, ts, end) && eponym_after(t, n, end))
 			continue;
 		int rc = phi_hits_push(out, ts, end, ke->type, PHI_SRC_KNOWN);
 		if (rc < 0)
@@ -1385,6 +1414,68 @@ static bool title_before(const char *t, size_t s)
 	return in_list(titles, b, e - i);
 }
 
+/* Does the text before s end with one of phrases (lower-case, single spaces), as whole words? */
+static bool phrase_before(const char *t, size_t s, const char *const *phrases)
+{
+	size_t i = s;
+
+	while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == ','))
+		i--;
+	for (const char *const *p = phrases; *p; p++) {
+		size_t l = strlen(*p), k;
+		if (l > i)
+			continue;
+		for (k = 0; k < l && lc(t[i - l + k]) == (*p)[k]; k++)
+			;
+		if (k == l && (i == l || !isword(t[i - l - 1])))
+			return true;
+	}
+	return false;
+}
+
+/* The patient's own name where a person is introduced: "this is may", "my mom chase", "its
+ * chase (my mrn is ...)" — patient portal messages are written in lower case. */
+static bool intro_before(const char *t, size_t s)
+{
+	static const char *const intro[] = {"this is", "it's", "its", "it is", "my name is", "i am", "i'm",
+					    "my mom", "my mother", "my dad", "my father", "my partner", "my wife",
+					    "my husband", "my son", "my daughter", "my sister", "my brother",
+					    "signed", "thanks", "thank you", "regards", "sincerely", NULL};
+	return phrase_before(t, s, intro);
+}
+
+/* A capitalised name part as the subject of a clinical sentence: "Will can be reached at",
+ * "Rich resting in Rm 923B", "April reports ...". */
+static bool subject_after(const char *t, size_t n, size_t e)
+{
+	static const char *const verbs[] = {" can be reached", " resting", " reports", " reported", " states",
+					    " stated", " denies", " denied", " presents", " presented",
+					    " was seen", " is seen", " tolerated", " tolerating", " ambulating",
+					    " called", " calls", NULL};
+	for (const char *const *v = verbs; *v; v++) {
+		size_t l = strlen(*v);
+		if (e + l <= n && strncmp(t + e, *v, l) == 0 && (e + l == n || !isword(t[e + l])))
+			return true;
+	}
+	return false;
+}
+
+/* "May need to titrate", "Will follow up": a capitalised modal verb, not the patient. */
+static bool modal_at(const char *t, size_t n, size_t s, size_t e)
+{
+	size_t i = e, ts, te;
+	char b[KMAX_TOKEN + 1];
+
+	if (e - s > 4 || !(t[s] >= 'A' && t[s] <= 'Z') ||
+	    !((e - s == 3 && (strncasecmp(t + s, "may", 3) == 0 || strncasecmp(t + s, "can", 3) == 0)) ||
+	      (e - s == 4 && strncasecmp(t + s, "will", 4) == 0)))
+		return false;
+	if (i >= n || t[i] != ' ' || !next_tok(t, n, &i, &ts, &te) || ts != e + 1)
+		return false;
+	size_t l = phi_fold(t + ts, te - ts, b, KMAX_TOKEN);
+	return l != (size_t)-1 && in_list(modal_next, b, l);
+}
+
 static bool eponym_after(const char *t, size_t n, size_t e)
 {
 	size_t i = e, ts, te;
@@ -1420,6 +1511,15 @@ static bool initial_at(const struct phi_context *ctx, char c)
 {
 	c = lc(c);
 	return c >= 'a' && c <= 'z' && (ctx->initials & (1u << (c - 'a')));
+}
+
+/* The family name's initial right after a given name: "Hope K.", "Art S.," (a clinician's
+ * shorthand for the patient; the initial must be the patient's, and a period follows). */
+static bool family_initial_after(const struct phi_context *ctx, const char *t, size_t n, size_t e)
+{
+	if (e + 3 > n || t[e] != ' ' || !(t[e + 1] >= 'A' && t[e + 1] <= 'Z') || t[e + 2] != '.')
+		return false;
+	return ctx->finitials & (1u << (t[e + 1] - 'A'));
 }
 
 /* A given-name initial written right before s: "J. Smith", "J Smith". */
@@ -1494,13 +1594,16 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 		bool prev_adj = i > 0 && name_gap(t, l->v[i - 1].e, c->s);
 		bool next_adj = i + 1 < l->n && name_gap(t, c->e, l->v[i + 1].s);
 		bool title = title_before(t, c->s);
-		if (!prev_adj && !next_adj && !title && eponym_after(t, n, c->e)) {
+		if (!prev_adj && !next_adj && !title && (eponym_after(t, n, c->e) || modal_at(t, n, c->s, c->e))) {
 			c->strength = 255; /* dropped */
 			continue;
 		}
 		c->ok = c->strength == ST_STRONG || (c->strength == ST_CAPS && c->caps && caps_ok(t, n, c)) ||
 			(c->strength == ST_SHORT && short_ok(t, n, c)) || (c->strength != ST_WEAK && title) ||
-			(c->strength == ST_WEAK && c->e - c->s > 1 && title) || initial_before(ctx, t, c->s);
+			(c->strength == ST_WEAK && c->e - c->s > 1 && title) || initial_before(ctx, t, c->s) ||
+			(c->strength != ST_WEAK && c->caps && family_initial_after(ctx, t, n, c->e)) ||
+			(c->strength != ST_WEAK && intro_before(t, c->s)) ||
+			(c->strength != ST_WEAK && c->caps && subject_after(t, n, c->e));
 	}
 	/* two parts of the patient's name side by side confirm each other ("Al Ho", "joy green") */
 	do {

@@ -327,6 +327,38 @@ static void test_address(void **state)
 	expect_none("742 mg; Evergreen alone; terrace; 1105; 011051");
 }
 
+/* Cues found by the independent corpus: a common-word given name is the patient's where a
+ * person is introduced, is the subject of a clinical sentence, or carries the family initial;
+ * a modal "May need" is not; a common-word city needs a place cue; a letters-only logical id. */
+static void test_name_and_city_cues(void **state)
+{
+	static const char pat[] =
+		"{\"resourceType\":\"Patient\",\"id\":\"eZsrtZZWERrRviMCzhQZEeFe\","
+		"\"name\":[{\"family\":\"Kowalczyk\",\"given\":[\"May\"]}],"
+		"\"address\":[{\"city\":\"Normal\",\"state\":\"IL\"}]}";
+	struct phi_context *saved = ctx, *c2 = NULL;
+	struct err e;
+
+	(void)state;
+	/* Hope is the nickname of the default test patient (family O'Brien-Mueller) */
+	expect("Caller: Hope O. (self), call back", "Hope", PHI_T_NAME);
+	expect("hi, this is hope, my dob is", "hope", PHI_T_NAME);
+	expect("Hope resting in Rm 12, A&Ox3", "Hope", PHI_T_NAME);
+	expect_none("Hope to wean oxygen; Hope K. is someone else");
+	assert_int_equal(phi_context_from_patient_json(pat, strlen(pat), &c2, &e), 0);
+	ctx = c2;
+	expect_none("# Gout: May need to titrate allopurinol. Will follow up.");
+	expect("May Kowalczyk seen today", "May Kowalczyk", PHI_T_NAME);
+	expect("this is may, my birthday is", "may", PHI_T_NAME);
+	expect_none("{\"code\":\"N\",\"display\":\"Normal\"} Normal saline");
+	expect("we moved to normal last month", "normal", PHI_T_CITY);
+	expect("lives in Normal, IL", "Normal", PHI_T_CITY);
+	expect("PID|1||x||||||||12 Oak St^^NORMAL^IL^61761", "NORMAL", PHI_T_CITY);
+	expect("{\"reference\":\"Patient/eZsrtZZWERrRviMCzhQZEeFe\"}", "eZsrtZZWERrRviMCzhQZEeFe", PHI_T_IDENTIFIER);
+	ctx = saved;
+	phi_context_free(c2);
+}
+
 static void test_context_wiped(void **state)
 {
 	static const char P3[] = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Zqxjkvwp\"}],"
@@ -376,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_identifiers),
 		cmocka_unit_test(test_phones_emails),
 		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_name_and_city_cues),
 		cmocka_unit_test(test_context_wiped),
 		cmocka_unit_test(test_fold),
 	};

@@ -150,6 +150,8 @@ int main(int argc, char **argv)
 				strv_push(&mrn, pol->phi.mrn_patterns.v[k]);
 			for (size_t k = 0; k < pol->phi.member_id_patterns.n; k++)
 				strv_push(&member, pol->phi.member_id_patterns.v[k]);
+			for (size_t k = 0; k < pol->phi.url_allow.n; k++)
+				strv_push(&urls, pol->phi.url_allow.v[k]);
 			for (size_t k = 0; k < pol->phi.date_exempt_keys.n; k++)
 				strv_push(&dkeys, pol->phi.date_exempt_keys.v[k]);
 			if (pol->fhir.enabled && pol->fhir.base)

@@ -173,6 +173,17 @@ static void test_url(void **state)
 	assert_true(phi_url_allowed("http://loinc.org", 16, NULL));
 	assert_true(phi_url_allowed("HTTPS://LOINC.ORG/", 18, NULL));
 	assert_false(phi_url_allowed("http://loinc.organ.example", 26, NULL));
+	/* public-sector hosts and DOI paths are documents, not people; look-alikes are not */
+	expect_none("https://www.cdc.gov/vaccines/schedule.html https://health.ny.gov/x "
+		    "https://www.ahajournals.org/doi/10.1161/CIR.0000000000001063 https://doi.org/10.1000/182");
+	expect("see https://cdc.gov.evil.example/x", "https://cdc.gov.evil.example/x", PHI_T_URL);
+	expect("see https://example.com/gov/doi/x", "https://example.com/gov/doi/x", PHI_T_URL);
+	/* a site's own list (phi.url_allow) */
+	{
+		const char *const extra[] = {"kdigo.org/guidelines", NULL};
+		assert_true(phi_url_allowed("https://kdigo.org/guidelines/ckd", 33, extra));
+		assert_false(phi_url_allowed("https://kdigo.org/members/jdoe", 30, extra));
+	}
 }
 
 static void test_ip(void **state)
@@ -303,7 +314,13 @@ static void test_site_patterns(void **state)
 /* Forms the independent corpus (fixtures/phi_indep) showed missing, with their look-alikes. */
 static void test_indep_forms(void **state)
 {
+	static const char dbl[] = "{\"args\":\"{\\\"note\\\":\\\"NOTE\\\\nMrs. Long resting; mail jane\\\\u0040example.com\\\"}\"}";
+
 	(void)state;
+	/* JSON inside a JSON string: the inner "\\n" and "\\u0040" are decoded too */
+	scan_kind(dbl, PHI_BODY_JSON);
+	assert_true(has_exact(dbl, "Long", PHI_T_NAME));
+	assert_true(has_exact(dbl, "jane\\\\u0040example.com", PHI_T_EMAIL));
 	/* HL7 v2 DTM timestamps and compact dates in HL7 fields */
 	expect("MSH|^~\\&|EPIC|MAINHOSP|AISVC|AI|202410110903||ORU^R01|", "202410110903", PHI_T_DATE);
 	expect("TXA|1|PN|TX|20250410091133||", "20250410091133", PHI_T_DATE);

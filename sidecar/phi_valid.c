@@ -442,7 +442,24 @@ static const char *const url_builtin_allow[] = {
 	"loinc.org", "snomed.info/sct", "snomed.info/id", "www.nlm.nih.gov/research/umls/rxnorm",
 	"unitsofmeasure.org", "www.ama-assn.org/go/cpt", "www.whocc.no/atc", "id.who.int/icd",
 	"dicom.nema.org/resources/ontology/dcm", "nucc.org/provider-taxonomy",
-	"www.cms.gov/medicare/coding/icd10", "hl7.org/cda", "ncimeta.nci.nih.gov", NULL};
+	"www.cms.gov/medicare/coding/icd10", "hl7.org/cda", "ncimeta.nci.nih.gov",
+	/* publication identifiers (ISO 26324 DOI) and the WHO: documents, not people */
+	"doi.org", "dx.doi.org", "www.who.int", "who.int", NULL};
+
+/* Public-sector hosts publish guidance, not patients' pages: a host in the .gov or .mil zone
+ * (cdc.gov, nih.gov, a state health department) is not a personal URL (Safe Harbor N covers
+ * the individual's URLs); nor is a DOI path on a publisher's site ("/doi/10.1161/..."). Any
+ * identifier inside such a URL is still found by the other detectors. */
+static bool public_url(const char *u, size_t n)
+{
+	size_t h = 0;
+
+	while (h < n && u[h] != '/' && u[h] != '?' && u[h] != '#' && u[h] != ':')
+		h++;
+	if ((h >= 4 && strncasecmp(u + h - 4, ".gov", 4) == 0) || (h >= 4 && strncasecmp(u + h - 4, ".mil", 4) == 0))
+		return true;
+	return h < n && n - h >= 8 && strncmp(u + h, "/doi/10.", 8) == 0;
+}
 
 static bool prefix_ok(const char *u, size_t n, const char *p)
 {
@@ -470,6 +487,8 @@ bool phi_url_allowed(const char *u, size_t n, const char *const *extra)
 	for (const char *const *p = url_builtin_allow; *p; p++)
 		if (prefix_ok(u, n, *p))
 			return true;
+	if (public_url(u, n))
+		return true;
 	for (; extra && *extra; extra++)
 		if (prefix_ok(u, n, *extra))
 			return true;

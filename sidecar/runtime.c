@@ -76,7 +76,7 @@ int runtime_new(struct policy *p, unsigned generation, struct runtime **out, str
 		/* PHI engine: Safe Harbor patterns + this site's MRN / member-id formats, compiled
 		 * once per generation. The site's own FHIR base is not an identifier. */
 		struct phi_config cfg;
-		const char *allow[1];
+		const char **allow = xcalloc(p->phi.url_allow.n + 2, sizeof(*allow));
 		size_t n_allow = 0;
 
 		phi_config_init(&cfg);
@@ -88,9 +88,12 @@ int runtime_new(struct policy *p, unsigned generation, struct runtime **out, str
 		cfg.n_date_exempt = p->phi.date_exempt_keys.n;
 		if (p->fhir.enabled && p->fhir.base)
 			allow[n_allow++] = p->fhir.base;
+		for (size_t k = 0; k < p->phi.url_allow.n; k++)
+			allow[n_allow++] = p->phi.url_allow.v[k];
 		cfg.url_allow_prefixes = allow;
 		cfg.n_url_allow = n_allow;
-		rc = phi_engine_new(&cfg, &rt->phi, e);
+		rc = phi_engine_new(&cfg, &rt->phi, e); /* copies the lists */
+		free(allow);
 		if (rc < 0) {
 			err_prefix(e, "phi patterns");
 			goto out;

@@ -189,6 +189,7 @@ static int setup(void **state)
 		 "phi:\n"
 		 "  mrn_patterns: ['MRN[0-9]{8}']\n"
 		 "  date_exempt_keys: [lastUpdated]\n"
+		 "  url_allow: [guidelines.example.org/ckd]\n"
 		 "audit: {dir: %s, reviewer_public_key: %s/reviewer.pub, signer_key: %s/signer.key,\n"
 		 "        index_key: %s/index.key, fsync: batch, on_failure: deny}\n",
 		 ingress_port, up_port, itest_src("policies/keys/demo-ehr.jwks.json"), admin_port, dest_port,
@@ -401,7 +402,15 @@ static void test_route_allowed_types_and_exempt_keys(void **state)
 	/* lastUpdated is exempt everywhere, even on the plain block route */
 	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json", meta, &r), 200);
 	itest_resp_fini(&r);
-	assert_int_equal(dest_calls(), before + 2);
+	/* phi.url_allow: the site's guideline links are not identifiers; other URLs are */
+	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json",
+				"{\"link\":\"https://guidelines.example.org/ckd/2024\"}", &r), 200);
+	itest_resp_fini(&r);
+	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json",
+				"{\"link\":\"https://guidelines.example.org/members/jdoe\"}", &r), 403);
+	assert_non_null(strstr(r.body.p, "\"URL\":1"));
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before + 3);
 }
 
 static void test_baa_route_passes_and_unknown_route_refused(void **state)
