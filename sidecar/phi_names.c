@@ -60,55 +60,179 @@
 
 #define SLOT_BITS 14
 #define NSLOTS (1u << SLOT_BITS)
-#define FNV0 2166136261u
+#define KEYMAX 104  /* longest key hashed (a phrase of up to four words) */
 
-/* fingerprint (high 16 bits of the hash) | word index + 1; 0 = empty */
+/* One 4-byte slot per word: 24 bits of its 64-bit hash (never 0) and the index of its flag
+ * combination (the 6,900 words share about 140 combinations). No string is compared on the
+ * hot path: a word that is not in the table matches a slot only if 38 bits of two 64-bit
+ * hashes agree (about once in 2.7*10^11 lookups, and the presence bitmap filters most
+ * lookups first); the unit test checks that every table word finds its own flags.
+ * 64 KiB + 1 KiB, immutable after table_build. */
 static uint32_t slots[NSLOTS];
+static uint32_t combos[256];
+static unsigned ncombos;
+/* presence bitmap (8 KiB): one bit per table word, indexed by 16 other hash bits; most
+ * words that are not in the table stop here without touching slots */
+#define BLOOM_BITS 16
+static uint64_t bloom[(1u << BLOOM_BITS) / 64];
+/* lone-city bitmap (4 KiB): one bit per (first four letters, length) of the one-word cities
+ * that are reported without any context (rule C3). A capitalised word with no cue before it
+ * and no capitalised word after it is parsed only when it hits here. */
+#define CITY1_BITS 15
+static uint64_t city1[(1u << CITY1_BITS) / 64];
+/* cue prefilters (2 KiB each): one bit per (first two letters, last two letters, length) of
+ * the one-word cues (relations, greetings, titles, "pt", clinician titles, "city", "name")
+ * and of the verbs before a preposition ("spoke" with, "lives" in, "name" is, grew "up" in) */
+#define CUE_BITS 14
+static uint64_t cue1[(1u << CUE_BITS) / 64], cueverb[(1u << CUE_BITS) / 64];
+/* USPS codes (one bit per two letters) and a bitmap of (first four letters, length) of the
+ * state names and their first words ("Illinois", "New" ...), for the cheap checks */
+static uint64_t stcode[26 * 26 / 64 + 1];
+#define STATE1_BITS 12
+static uint64_t state1[(1u << STATE1_BITS) / 64];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static inline uint32_t fnv_add(uint32_t h, unsigned char c)
+#define CUE1_FLAGS (PHI_NW_REL | PHI_NW_GREET | PHI_NW_WEAK | PHI_NW_PROV | PHI_NW_CITYKEY)
+#define VERB_FLAGS (PHI_NW_NAMEVERB | PHI_NW_CITYVERB)
+
+#define H_SEED 0x9e3779b97f4a7c15ull
+#define H_MUL 0xff51afd7ed558ccdull
+#define H_FIN 0xc4ceb9fe1a85ec53ull
+
+/* Hash of a key of n bytes at s; s must be readable and zero for the 8-byte words that
+ * cover n (callers keep their key buffers zero-padded). Eight bytes per multiply: a word
+ * of up to eight letters costs one round. tok_scan computes the same value in registers. */
+static inline uint64_t key_hash(const char *s, size_t n)
 {
-	return (h ^ c) * 16777619u;
+	uint64_t h = H_SEED;
+
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * H_MUL;
+		h ^= h >> 32;
+	}
+	h ^= (uint64_t)n;
+	return h * H_FIN;
 }
 
-static uint32_t fnv(uint32_t h, const char *s, size_t n)
+static inline uint32_t fp_of(uint64_t h)
 {
-	for (size_t i = 0; i < n; i++)
-		h = fnv_add(h, (unsigned char)s[i]);
-	return h;
+	return ((uint32_t)(h >> 40) | 1u) << 8;
+}
+
+/* two bits (in the high and the low half) for a word of len letters whose first
+ * min(len, 4) letters, lower-cased, are in w */
+static inline uint32_t city1_bit(uint32_t w, size_t len)
+{
+	uint64_t h = ((uint64_t)w ^ ((uint64_t)(len < 31 ? len : 31) << 32)) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 34);
+}
+#define C1_HI(b) ((b) >> 15 & ((1u << CITY1_BITS) - 1))
+#define C1_LO(b) ((b) & ((1u << CITY1_BITS) - 1))
+
+static inline bool city1_has(uint32_t b)
+{
+	return ((city1[C1_HI(b) >> 6] >> (C1_HI(b) & 63)) & (city1[C1_LO(b) >> 6] >> (C1_LO(b) & 63)) & 1) != 0;
+}
+
+static inline uint32_t cue_bit(unsigned c0, unsigned c1, unsigned z1, unsigned z0, size_t len)
+{
+	uint32_t k = (c0 << 24 | c1 << 16 | z1 << 8 | z0) ^ ((uint32_t)len * 0x9e3779b1u);
+	return (k * 0x85ebca6bu) >> (32 - CUE_BITS);
+}
+
+static void mark2(uint64_t *tab, const char *w, size_t len)
+{
+	if (len < 2 || len > 31)
+		return;
+	uint32_t b = cue_bit((unsigned char)w[0], (unsigned char)w[1], (unsigned char)w[len - 2], (unsigned char)w[len - 1], len);
+	tab[b >> 6] |= 1ull << (b & 63);
 }
 
 static void table_build(void)
 {
-	/* the generator keeps the table under 65535 entries; half-empty slots keep probes short */
-	for (size_t i = 0; i < phi_names_nwords && i < 0xffff && i < NSLOTS / 2; i++) {
+	char buf[KEYMAX + 8 + 256];
+
+	/* half-empty slots keep probes short; the generator stays far below NSLOTS / 2 */
+	for (size_t i = 0; i < phi_names_nwords && i < NSLOTS / 2; i++) {
 		const struct phi_names_word *w = &phi_names_words[i];
-		uint32_t h = fnv(FNV0, w->w, w->len), k = h & (NSLOTS - 1);
+		unsigned ci;
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, w->w, w->len);
+		for (ci = 0; ci < ncombos && combos[ci] != w->flags; ci++)
+			;
+		if (ci == ncombos) {
+			if (ncombos == 256)
+				continue; /* cannot happen with the generated table (the test checks) */
+			combos[ncombos++] = w->flags;
+		}
+		uint64_t h = key_hash(buf, w->len);
+		uint32_t k = (uint32_t)h & (NSLOTS - 1);
 		while (slots[k])
 			k = (k + 1) & (NSLOTS - 1);
-		slots[k] = (h & 0xffff0000u) | (uint32_t)(i + 1);
+		slots[k] = fp_of(h) | ci;
+		uint32_t bb = (uint32_t)(h >> SLOT_BITS) & ((1u << BLOOM_BITS) - 1);
+		bloom[bb >> 6] |= 1ull << (bb & 63);
+		if (w->flags & CUE1_FLAGS)
+			mark2(cue1, w->w, w->len);
+		if (w->flags & VERB_FLAGS)
+			mark2(cueverb, w->w, w->len);
+		if ((w->flags & PHI_NW_STATECODE) && w->len == 2) {
+			unsigned sc = (unsigned)(w->w[0] - 'a') * 26 + (unsigned)(w->w[1] - 'a');
+			stcode[sc >> 6] |= 1ull << (sc & 63);
+		}
+		if ((w->flags & (PHI_NW_STATE | PHI_NW_STATE_PFX)) && !memchr(w->w, ' ', w->len)) {
+			uint32_t k4 = 0;
+			memcpy(&k4, buf, 4);
+			uint32_t rb = C1_HI(city1_bit(k4, w->len)) >> (CITY1_BITS - STATE1_BITS);
+			state1[rb >> 6] |= 1ull << (rb & 63);
+		}
+		if ((w->flags & PHI_NW_CITY) && !(w->flags & PHI_NW_CAMBIG) && !memchr(w->w, ' ', w->len)) {
+			uint32_t k4 = 0;
+			memcpy(&k4, buf, 4);
+			uint32_t rb = city1_bit(k4, w->len);
+			city1[C1_HI(rb) >> 6] |= 1ull << (C1_HI(rb) & 63);
+			city1[C1_LO(rb) >> 6] |= 1ull << (C1_LO(rb) & 63);
+		}
 	}
+	mark2(cue1, "name", 4);
+	mark2(cueverb, "name", 4);
+	mark2(cueverb, "up", 2);
+	mark2(cueverb, "in", 2);
 }
 
-static uint32_t lookup_h(const char *s, size_t n, uint32_t h)
+static inline uint32_t lookup_h(uint64_t h)
 {
-	uint32_t k = h & (NSLOTS - 1), fp = h & 0xffff0000u, v;
+	uint32_t k = (uint32_t)h & (NSLOTS - 1), fp = fp_of(h), v;
+	uint32_t bb = (uint32_t)(h >> SLOT_BITS) & ((1u << BLOOM_BITS) - 1);
 
+	if (!(bloom[bb >> 6] & (1ull << (bb & 63))))
+		return 0;
 	while ((v = slots[k]) != 0) {
-		if ((v & 0xffff0000u) == fp) {
-			const struct phi_names_word *w = &phi_names_words[(v & 0xffffu) - 1];
-			if (w->len == n && memcmp(w->w, s, n) == 0)
-				return w->flags;
-		}
+		if ((v & ~0xffu) == fp)
+			return combos[v & 0xff];
 		k = (k + 1) & (NSLOTS - 1);
 	}
 	return 0;
 }
 
+/* Flags of a zero-padded key. */
+static inline uint32_t lookup(const char *s, size_t n)
+{
+	return lookup_h(key_hash(s, n));
+}
+
 uint32_t phi_names_lookup(const char *folded, size_t n)
 {
+	char buf[KEYMAX + 8];
+
 	pthread_once(&table_once, table_build);
-	return lookup_h(folded, n, fnv(FNV0, folded, n));
+	if (n > KEYMAX)
+		return 0;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, folded, n);
+	return lookup(buf, n);
 }
 
 /* --- bytes and letters ----------------------------------------------------------------------- */
@@ -217,7 +341,7 @@ static bool letter_before(const char *t, size_t i)
 /* --- tokens ---------------------------------------------------------------------------------- */
 
 enum { SH_LOWER, SH_TITLE, SH_CAPS, SH_INITIAL, SH_MIXED };
-#define TOKMAX 48
+#define TOKMAX 32
 
 struct tok {
 	uint32_t s, e;   /* the word, possessive "'s" excluded */
@@ -225,16 +349,25 @@ struct tok {
 	uint32_t fl;     /* dictionary flags (PHI_NW_*) */
 	uint8_t shape, flen;
 	bool poss, glued;
-	char f[TOKMAX];  /* folded */
+	char f[TOKMAX + 8];  /* folded, zero-padded for key_hash */
+};
+
+/* The last few parsed words: a capitalised word is usually parsed again as the next or the
+ * previous word of its neighbour. */
+struct tcache {
+	size_t at;              /* start offset + 1 of k; 0 = empty */
+	struct tok k;
 };
 
 struct sc {
+	const struct phi_dec *d;
 	const char *t;
 	size_t n;
 	phi_emit_fn emit;
 	void *arg;
 	int rc;
-	size_t skip;     /* candidates before this offset are inside a reported span */
+	size_t skip;            /* candidates before this offset are inside a reported span */
+	struct tcache *tc;
 };
 
 /* An upper-case letter inside a word is allowed after Mc/Mac/O'/D'/De/Di/Da/Du/La/Le/Van/St
@@ -290,11 +423,11 @@ static uint32_t hyphen_flags(const char *f, size_t n)
 /* Parse the word that starts at i: letters (ASCII and Latin/Greek/Cyrillic), apostrophes and
  * hyphens between letters; a trailing "'s" / "s'" is the possessive. Folds it the way
  * phi_fold does and looks it up. false if no letter starts at i. */
-static bool tok_parse(const struct sc *c, size_t i, struct tok *k)
+__attribute__((noinline)) static bool tok_slow(const struct sc *c, size_t i, struct tok *k)
 {
 	const char *t = c->t;
-	size_t n = c->n, j = i;
-	unsigned up = 0, low = 0, letters = 0;
+	size_t n = c->n, j = i, inner_pos = 0;
+	unsigned low = 0, letters = 0, inner = 0;
 	bool first_up = false, inner_bad = false, high = false, hyph = false;
 
 	while (j < n) {
@@ -304,9 +437,10 @@ static bool tok_parse(const struct sc *c, size_t i, struct tok *k)
 				bool u = is_up(ch);
 				if (letters == 0)
 					first_up = u;
-				else if (u && !inner_cap_ok(t, i, j))
-					inner_bad = true;
-				up += u;
+				else if (u && t[j - 1] != '-' && t[j - 1] != '\'') {
+					inner++;
+					inner_pos = j;
+				}
 				low += !u;
 				letters++;
 				j++;
@@ -327,12 +461,14 @@ static bool tok_parse(const struct sc *c, size_t i, struct tok *k)
 			break;
 		if (letters == 0)
 			first_up = u;
-		up += u;
 		low += !u;
 		letters++;
 		high = true;
 		j += l;
 	}
+	/* "McDonald", "DeShawn" have one inner capital after a known prefix; "RxNorm" does not */
+	if (low && inner)
+		inner_bad = inner > 1 || !inner_cap_ok(t, i, inner_pos);
 	if (letters == 0)
 		return false;
 	k->s = (uint32_t)i;
@@ -367,32 +503,188 @@ static bool tok_parse(const struct sc *c, size_t i, struct tok *k)
 		k->shape = SH_MIXED;
 	/* fold: lower case, apostrophes dropped, Latin diacritics folded (phi_fold) */
 	size_t fl = 0;
+	uint64_t h = 0;
 	if (!high) {
 		if (k->e - k->s <= TOKMAX) {
+			/* fold and hash in registers (key_hash, eight bytes at a time): reading the
+			 * bytes back from k->f would stall on store forwarding */
+			uint64_t w = 0, hh = H_SEED;
+			unsigned nb = 0;
 			for (size_t q = k->s; q < k->e; q++) {
 				unsigned char ch = (unsigned char)t[q];
 				if (ch == '\'')
 					continue;
-				k->f[fl++] = (char)(is_up(ch) ? ch + 32 : ch);
+				ch = (unsigned char)(is_up(ch) ? ch + 32 : ch);
+				k->f[fl++] = (char)ch;
+				w |= (uint64_t)ch << (8 * nb);
+				if (++nb == 8) {
+					hh = (hh ^ w) * H_MUL;
+					hh ^= hh >> 32;
+					nb = 0;
+					w = 0;
+				}
 			}
+			if (nb) {
+				hh = (hh ^ w) * H_MUL;
+				hh ^= hh >> 32;
+			}
+			memset(k->f + fl, 0, 8);
+			hh ^= (uint64_t)fl;
+			h = hh * H_FIN;
 		}
 	} else {
 		fl = phi_fold(t + k->s, k->e - k->s, k->f, TOKMAX);
 		if (fl == (size_t)-1)
 			fl = 0;
+		memset(k->f + fl, 0, 8);
+		h = key_hash(k->f, fl);
 	}
 	k->flen = (uint8_t)fl;
-	k->fl = fl ? lookup_h(k->f, fl, fnv(FNV0, k->f, fl)) : 0;
+	k->fl = fl ? lookup_h(h) : 0;
 	if (!k->fl && hyph && fl)
 		k->fl = hyphen_flags(k->f, fl);
 	return true;
 }
 
-static inline bool tok_is(const struct tok *k, const char *w)
+/* Next offset >= i that is not an ASCII letter (the decoder's letter bitmap). */
+static inline size_t alpha_end(const struct phi_dec *d, size_t i)
 {
-	size_t l = strlen(w);
-	return k->flen == l && memcmp(k->f, w, l) == 0;
+	size_t w = i >> 6;
+	uint64_t m;
+
+	if (w >= d->nwords)
+		return d->n;
+	m = ~d->am[w] & (~0ull << (i & 63));
+	while (!m) {
+		if (++w >= d->nwords)
+			return d->n;
+		m = ~d->am[w];
+	}
+	size_t r = (w << 6) + (size_t)__builtin_ctzll(m);
+	return r < d->n ? r : d->n;
 }
+
+/* First offset b <= e such that [b, e) are all ASCII letters (the letter bitmap). */
+static inline size_t alpha_begin(const struct phi_dec *d, size_t e)
+{
+	if (e == 0)
+		return 0;
+	size_t i = e - 1, w = i >> 6;
+	uint64_t m = ~d->am[w] & (((i & 63) == 63) ? ~0ull : ((2ull << (i & 63)) - 1));
+	while (!m) {
+		if (w == 0)
+			return 0;
+		m = ~d->am[--w];
+	}
+	return (w << 6) + 64 - (size_t)__builtin_clzll(m);
+}
+
+#define LO8 0x2020202020202020ull
+
+/* tok_slow for the common case, a word of 1..16 ASCII letters ending in something other
+ * than an apostrophe, a hyphen or a non-ASCII byte: two 8-byte loads, case from bit 0x20,
+ * folded by OR-ing it in, hashed like key_hash (little-endian byte order). */
+static bool tok_scan(const struct sc *c, size_t i, struct tok *k)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const char *t = c->t;
+	size_t n = c->n, e = alpha_end(c->d, i), len = e - i;
+
+	bool poss = false;
+	if (e < n && t[e] == '\'' && e + 1 < n && (t[e + 1] | 32) == 's' &&
+	    (e + 2 >= n || !(is_al((unsigned char)t[e + 2]) || (unsigned char)t[e + 2] >= 0x80 || t[e + 2] == '\'' || t[e + 2] == '-')))
+		poss = true; /* "Addison's" */
+	if (len == 0 || len > 16 || i + 16 > c->d->cap ||
+	    (!poss && e < n && (t[e] == '\'' || t[e] == '-' || (unsigned char)t[e] >= 0x80)))
+		return tok_slow(c, i, k);
+	uint64_t lo, hi = 0, mlo, mhi;
+	memcpy(&lo, t + i, 8);
+	if (len > 8)
+		memcpy(&hi, t + i + 8, 8);
+	mlo = len >= 8 ? ~0ull : (1ull << (8 * len)) - 1;
+	mhi = len <= 8 ? 0 : len == 16 ? ~0ull : (1ull << (8 * (len - 8))) - 1;
+	lo &= mlo;
+	hi &= mhi;
+	uint64_t clo = ~lo & LO8 & mlo, chi = ~hi & LO8 & mhi; /* upper-case letters */
+	uint64_t rest = clo & ~0xffull;                          /* ... after the first */
+	bool first_up = clo & 0x20;
+	/* 1: only the first is upper case; len: all are; 2: one more after the first */
+	unsigned up = !rest && !chi ? 1u : (clo == (LO8 & mlo) && chi == (LO8 & mhi)) ? (unsigned)len
+		      : ((rest & (rest - 1)) == 0 && !chi) || (!rest && (chi & (chi - 1)) == 0) ? 2u : 3u;
+	if (!first_up)
+		up = 0;
+	k->s = (uint32_t)i;
+	k->e = (uint32_t)e;
+	k->poss = poss;
+	if (poss)
+		e += 2;
+	k->end = (uint32_t)e;
+	if (len == 1)
+		k->shape = first_up ? SH_INITIAL : SH_LOWER;
+	else if (!first_up)
+		k->shape = SH_LOWER;
+	else if (up == len)
+		k->shape = SH_CAPS;
+	else if (up == 1)
+		k->shape = SH_TITLE;
+	else if (up == 2) {
+		size_t p = rest ? (size_t)__builtin_ctzll(rest) / 8 : 8 + (size_t)__builtin_ctzll(chi) / 8;
+		k->shape = inner_cap_ok(t, i, i + p) ? SH_TITLE : SH_MIXED;
+	} else {
+		k->shape = SH_MIXED;
+	}
+	k->glued = false;
+	if (e < n) {
+		unsigned char ch = (unsigned char)t[e];
+		if (is_dg(ch) || ch == '_' || ch == '@' || ch == '/' || ch == '\\' || ch == '=' || ch == '#')
+			k->glued = true;
+		else if (ch == '.' && e + 1 < n &&
+			 (is_al((unsigned char)t[e + 1]) || is_dg((unsigned char)t[e + 1]) || (unsigned char)t[e + 1] >= 0x80))
+			k->glued = true;
+	}
+	lo |= LO8 & mlo;
+	hi |= LO8 & mhi;
+	memcpy(k->f, &lo, 8);
+	memcpy(k->f + 8, &hi, 8);
+	memset(k->f + 16, 0, 8);
+	k->flen = (uint8_t)len;
+	uint64_t h = (H_SEED ^ lo) * H_MUL;
+	h ^= h >> 32;
+	if (len > 8) {
+		h = (h ^ hi) * H_MUL;
+		h ^= h >> 32;
+	}
+	h ^= (uint64_t)len;
+	k->fl = lookup_h(h * H_FIN);
+	return true;
+#else
+	return tok_slow(c, i, k);
+#endif
+}
+
+/* tok_scan through a one-entry cache: the word after a capitalised word is looked at by
+ * several rules in a row (chain, "Last, First", tail, relation in brackets). */
+static bool tok_parse(const struct sc *c, size_t i, struct tok *k)
+{
+	struct tcache *tc = c->tc;
+
+	if (tc->at == i + 1) {
+		*k = tc->k;
+		return true;
+	}
+	if (!tok_scan(c, i, k))
+		return false;
+	return true;
+}
+
+/* Remember k as the word most likely to be parsed again. */
+static inline void tok_keep(const struct sc *c, const struct tok *k)
+{
+	c->tc->at = (size_t)k->s + 1;
+	c->tc->k = *k;
+}
+
+#define tok_is(k, lit) ((k)->flen == sizeof(lit) - 1 && memcmp((k)->f, lit, sizeof(lit) - 1) == 0)
 
 enum { SEP_NONE, SEP_SP, SEP_COMMA, SEP_DOT, SEP_COLON, SEP_PAREN };
 
@@ -509,13 +801,100 @@ static bool is_title(const struct tok *k)
 	       tok_is(k, "mister");
 }
 
+static inline unsigned char lc(unsigned char ch)
+{
+	return is_up(ch) ? (unsigned char)(ch + 32) : ch;
+}
+
+/* The ASCII word that ends right before offset s (up to two spaces and one of , : ( - . ;
+ * between): [*b, *e). *other: a non-ASCII byte or an apostrophe is involved (let the full
+ * parse decide). false when there is no word there. */
+static bool word_before(const struct phi_dec *d, size_t s, size_t *b, size_t *e, bool *other)
+{
+	const char *t = d->t;
+	size_t j = s, q = s;
+	bool dot = false;
+
+	*other = false;
+	while (j > 0 && t[j - 1] == ' ' && q - j < 2)
+		j--;
+	if (j > 0 && (t[j - 1] == ',' || t[j - 1] == ':' || t[j - 1] == '(' || t[j - 1] == '-' || t[j - 1] == '.')) {
+		dot = t[j - 1] == '.';
+		j--;
+		q = j;
+		while (j > 0 && t[j - 1] == ' ' && q - j < 2)
+			j--;
+	}
+	if (j == s)
+		return false;
+	*e = j;
+	for (;;) {
+		j = alpha_begin(d, j);
+		if (j >= 2 && t[j - 1] == '-' && is_al((unsigned char)t[j - 2]) && *e - j < 32)
+			j--; /* "son-in-law", "co-worker" */
+		else
+			break;
+	}
+	*b = j;
+	if (j > 0 && ((unsigned char)t[j - 1] >= 0x80 || t[j - 1] == '\''))
+		*other = true;
+	if (dot && *e - *b > 4)
+		return false; /* after a full stop only "Dr." / "Mrs." / "Prof." cue a name */
+	return *e > *b || *other;
+}
+
+static inline bool in2(const uint64_t *tab, const char *t, size_t b, size_t len)
+{
+	if (len < 2 || len > 31)
+		return false;
+	uint32_t k = cue_bit(lc((unsigned char)t[b]), lc((unsigned char)t[b + 1]), lc((unsigned char)t[b + len - 2]),
+			     lc((unsigned char)t[b + len - 1]), len);
+	return (tab[k >> 6] >> (k & 63)) & 1;
+}
+
+/* in, to, of, by, is, with, from, near (any case) */
+static bool is_prep(const char *t, size_t b, size_t len)
+{
+	if (len == 2) {
+		unsigned v = (unsigned)lc((unsigned char)t[b]) << 8 | lc((unsigned char)t[b + 1]);
+		return v == ('i' << 8 | 'n') || v == ('t' << 8 | 'o') || v == ('o' << 8 | 'f') || v == ('b' << 8 | 'y') ||
+		       v == ('i' << 8 | 's');
+	}
+	if (len == 4) {
+		uint32_t v = 0;
+		for (int k = 0; k < 4; k++)
+			v = v << 8 | lc((unsigned char)t[b + (size_t)k]);
+		return v == 0x77697468u || v == 0x66726f6du || v == 0x6e656172u; /* with from near */
+	}
+	return false;
+}
+
+/* Cheap test before cue_of: can the words right before offset s be a cue ("daughter",
+ * "Dr.", "lives in", "spoke with", "name is")? Two-letter prefix and length tables. */
+static bool cue_possible(const struct sc *c, size_t s)
+{
+	const char *t = c->t;
+	size_t b, e, b2, e2;
+	bool other;
+
+	if (!word_before(c->d, s, &b, &e, &other))
+		return false;
+	if (other)
+		return true;
+	if (in2(cue1, t, b, e - b))
+		return true;
+	if (!is_prep(t, b, e - b) || !word_before(c->d, b, &b2, &e2, &other))
+		return false;
+	return other || in2(cueverb, t, b2, e2 - b2);
+}
+
 /* What the words right before k say about it. */
 static int cue_of(const struct sc *c, const struct tok *k)
 {
 	struct tok w1, w2, w3;
 	char s1, s2, s3;
 
-	if (!tok_before(c, k->s, &w1, &s1) || w1.glued)
+	if (!cue_possible(c, k->s) || !tok_before(c, k->s, &w1, &s1) || w1.glued)
 		return CUE_NONE;
 	if ((w1.fl & PHI_NW_PROV) && (s1 == ' ' || s1 == '.') && !w1.poss)
 		return CUE_PROV;
@@ -654,7 +1033,7 @@ static bool phrase_add(char *buf, size_t *len, const struct tok *k)
 {
 	size_t l = *len;
 
-	if (!k->flen || l + 1 + k->flen > 2 * TOKMAX)
+	if (!k->flen || l + 1 + k->flen > KEYMAX)
 		return false;
 	if (l)
 		buf[l++] = ' ';
@@ -674,7 +1053,7 @@ struct phrase {
  * phrase so far carries pfx ("salt" → "salt lake" → "salt lake city"; "st. louis"). */
 static bool phrase_fwd(const struct sc *c, const struct tok *k, uint32_t want, uint32_t pfx, struct phrase *out)
 {
-	char buf[2 * TOKMAX + 2];
+	char buf[KEYMAX + 8];
 	size_t len = 0;
 	uint32_t fl = k->fl;
 	struct tok cur = *k, x;
@@ -700,7 +1079,8 @@ static bool phrase_fwd(const struct sc *c, const struct tok *k, uint32_t want, u
 			break;
 		if (!phrase_add(buf, &len, &x))
 			break;
-		fl = lookup_h(buf, len, fnv(FNV0, buf, len));
+		memset(buf + len, 0, 8);
+		fl = lookup(buf, len);
 		if (!fl)
 			break;
 		cur = x;
@@ -769,7 +1149,7 @@ static int city_backward(struct sc *c, size_t b, bool zip)
 	struct tok run[4];
 	int nr = 0;
 	size_t q = b;
-	char buf[2 * TOKMAX + 2];
+	char buf[KEYMAX + 8];
 
 	while (nr < 4) {
 		size_t e = q, j;
@@ -806,7 +1186,8 @@ static int city_backward(struct sc *c, size_t b, bool zip)
 			fit = phrase_add(buf, &len, &run[i]);
 		if (!fit)
 			continue;
-		uint32_t fl = lookup_h(buf, len, fnv(FNV0, buf, len));
+		memset(buf + len, 0, 8);
+		uint32_t fl = lookup(buf, len);
 		if (fl & PHI_NW_CITY) {
 			/* "Dr. Jackson, MD": a surname after a given name or a title is a person */
 			if (m == 1 && !zip && (run[0].fl & NAMEF)) {
@@ -1226,20 +1607,271 @@ static int name_key(struct sc *c, size_t p)
 
 /* --- the scan -------------------------------------------------------------------------------- */
 
-/* Bytes before a word that put it inside a path, an e-mail address, a URL or an identifier. */
+/* Bytes before a word that put it inside a path, an e-mail address, a URL or an identifier:
+ * / \\ @ . _ = # & % + ~ $ ^ | < * */
 static inline bool bad_prev(unsigned char ch)
 {
-	return ch == '/' || ch == '\\' || ch == '@' || ch == '.' || ch == '_' || ch == '=' || ch == '#' || ch == '&' ||
-	       ch == '%' || ch == '+' || ch == '~' || ch == '$' || ch == '^' || ch == '|' || ch == '<' || ch == '*';
+	static const uint64_t lo = (1ull << '/') | (1ull << '.') | (1ull << '=') | (1ull << '#') |
+				   (1ull << '&') | (1ull << '%') | (1ull << '+') | (1ull << '$') | (1ull << '<') | (1ull << '*');
+	static const uint64_t hi = (1ull << ('@' - 64)) | (1ull << ('\\' - 64)) | (1ull << ('_' - 64)) | (1ull << ('~' - 64)) |
+				   (1ull << ('^' - 64)) | (1ull << ('|' - 64));
+	if (ch < 64)
+		return (lo >> ch) & 1;
+	if (ch < 128)
+		return (hi >> (ch - 64)) & 1;
+	return false;
 }
 
-static void candidate(struct sc *c, size_t pos)
+/* Could a second name part, a particle, a relation in brackets or "County" follow offset e:
+ * " Abc", ", Abc", " (", " de la ..."? A capitalised word that is not in the dictionary
+ * can only be reported in one of those positions or after a cue. */
+/* Is [b, b+l) a courtesy title (mr, mrs, ms, mx, miss, prof, mister; any case)? */
+static bool title_at(const char *t, size_t b, size_t l)
+{
+	char w[8];
+
+	if (l < 2 || l > 6)
+		return false;
+	for (size_t k = 0; k < l; k++)
+		w[k] = (char)((unsigned char)t[b + k] | 32);
+	switch (l) {
+	case 2: return (w[0] == 'm' && (w[1] == 'r' || w[1] == 's' || w[1] == 'x'));
+	case 3: return memcmp(w, "mrs", 3) == 0;
+	case 4: return memcmp(w, "miss", 4) == 0 || memcmp(w, "prof", 4) == 0;
+	case 6: return memcmp(w, "mister", 6) == 0;
+	default: return false;
+	}
+}
+
+/* Is [b, b+l) a lower-case surname particle (de, la, van, von, del, della ...)? */
+static bool particle_at(const char *t, size_t b, size_t l)
+{
+	const char *w = t + b;
+
+	switch (l) {
+	case 1: return w[0] == 'y';
+	case 2:
+		return (w[0] == 'd' && (w[1] == 'e' || w[1] == 'a' || w[1] == 'i' || w[1] == 'u')) ||
+		       (w[0] == 'l' && (w[1] == 'a' || w[1] == 'e')) || (w[1] == 'l' && (w[0] == 'e' || w[0] == 'a')) ||
+		       (w[0] == 's' && w[1] == 't') || (w[0] == 'm' && w[1] == 'c');
+	case 3:
+		return memcmp(w, "van", 3) == 0 || memcmp(w, "von", 3) == 0 || memcmp(w, "del", 3) == 0 ||
+		       memcmp(w, "der", 3) == 0 || memcmp(w, "den", 3) == 0 || memcmp(w, "des", 3) == 0 ||
+		       memcmp(w, "dos", 3) == 0 || memcmp(w, "das", 3) == 0 || memcmp(w, "ter", 3) == 0 ||
+		       memcmp(w, "ten", 3) == 0 || memcmp(w, "bin", 3) == 0 || memcmp(w, "ibn", 3) == 0 ||
+		       memcmp(w, "ben", 3) == 0 || memcmp(w, "mac", 3) == 0;
+	case 5: return memcmp(w, "della", 5) == 0;
+	default: return false;
+	}
+}
+
+static bool upper_next(const struct sc *c, size_t e)
+{
+	/* first letters of the particles: a(l) b(en, in) d(e, a, i, u ...) e(l) i(bn) l(a, e) m(ac, c) s(t) t(er, en) v(an, on) y */
+	const uint32_t pfirst = (1u << ('a' - 'a')) | (1u << ('b' - 'a')) | (1u << ('d' - 'a')) | (1u << ('e' - 'a')) |
+				(1u << ('i' - 'a')) | (1u << ('l' - 'a')) | (1u << ('m' - 'a')) | (1u << ('s' - 'a')) |
+				(1u << ('t' - 'a')) | (1u << ('v' - 'a')) | (1u << ('y' - 'a'));
+	const char *t = c->t;
+	size_t n = c->n, j = e;
+
+	if (j < n && (t[j] == ',' || (t[j] == '.' && j - alpha_begin(c->d, j) <= 3)))
+		j++; /* ", Abc"; "St. Louis", "Q. Public" */
+	if (j >= n || t[j] != ' ')
+		return false;
+	j++;
+	if (j < n && t[j] == ' ')
+		j++;
+	if (j >= n)
+		return false;
+	unsigned char ch = (unsigned char)t[j];
+	if (is_up(ch) || ch >= 0xc3 || ch == '(')
+		return true;
+	/* lower-case particles ("de", "van", "de la") before a capitalised word */
+	for (int i = 0; i < 3; i++) {
+		if (!is_lo(ch) || !(pfirst & (1u << (ch - 'a'))))
+			return false;
+		size_t q = alpha_end(c->d, j);
+		if (q - j > 5 || !particle_at(t, j, q - j) || q + 1 >= n || t[q] != ' ')
+			return false;
+		j = q + 1;
+		ch = (unsigned char)t[j];
+		if (is_up(ch) || ch >= 0xc3)
+			return true;
+	}
+	return false;
+}
+
+static inline bool is_stcode(const char *t, size_t p)
+{
+	unsigned sc = (unsigned)((unsigned char)t[p] - 'A') * 26 + (unsigned)((unsigned char)t[p + 1] - 'A');
+	return (stcode[sc >> 6] >> (sc & 63)) & 1;
+}
+
+/* " 12345" at e, not followed by another digit */
+static inline bool zip_at(const struct sc *c, size_t e)
+{
+	const char *t = c->t;
+
+	if (e + 6 > c->n || t[e] != ' ')
+		return false;
+	for (size_t d = 1; d <= 5; d++)
+		if (!is_dg((unsigned char)t[e + d]))
+			return false;
+	return e + 6 == c->n || !is_dg((unsigned char)t[e + 6]);
+}
+
+/* Is a capitalised word of two letters or more (or an initial with a period) at j? */
+static inline bool cap_word_at(const struct sc *c, size_t j)
+{
+	const char *t = c->t;
+
+	if (j >= c->n)
+		return false;
+	unsigned char ch = (unsigned char)t[j];
+	if (ch >= 0xc3)
+		return true;
+	if (!is_up(ch) || j + 1 >= c->n)
+		return false;
+	unsigned char nx = (unsigned char)t[j + 1];
+	if (is_lo(nx) || nx == '.' || nx == '\'' || nx >= 0x80)
+		return true; /* "Garcia", "Q.", "O'Brien", "Ólafur" */
+	if (!is_up(nx))
+		return false;
+	/* capitals: a whole word of three or more ("GARCIA"), not "OIDs", "R4", "CT" */
+	size_t e = alpha_end(c->d, j);
+	if (e - j < 3 || (e < c->n && (is_dg((unsigned char)t[e]) || (unsigned char)t[e] >= 0x80)))
+		return false;
+	for (size_t q = j + 2; q < e; q++)
+		if (!is_up((unsigned char)t[q]))
+			return false;
+	return true;
+}
+
+/* Two capitals at pos ("GARCIA", "MA", "LOINC"): worth parsing only as a state code after a
+ * comma or before a ZIP code, as "NAME", or before ", X" / " X" (a name in capitals). */
+static bool caps_worth(const struct sc *c, size_t pos)
+{
+	const char *t = c->t;
+	size_t n = c->n, e = alpha_end(c->d, pos), j;
+
+	if (e - pos == 2) {
+		/* a USPS code after a comma or before a ZIP code */
+		if (!is_stcode(t, pos) || (e < n && (is_dg((unsigned char)t[e]) || (unsigned char)t[e] >= 0x80 || t[e] == '_')))
+			return false;
+		if ((pos >= 1 && t[pos - 1] == ',') || (pos >= 2 && t[pos - 1] == ' ' && t[pos - 2] == ','))
+			return true;
+		return pos >= 1 && t[pos - 1] == ' ' && zip_at(c, e);
+	}
+	if (e >= n)
+		return false;
+	unsigned char ch = (unsigned char)t[e];
+	if (is_dg(ch) || ch >= 0x80 || ch == '_')
+		return false; /* "HL7", "SpO2" */
+	while ((ch == '\'' || ch == '-') && e + 1 < n && is_up((unsigned char)t[e + 1])) {
+		e = alpha_end(c->d, e + 1); /* "O'BRIEN", "GARCIA-LOPEZ" */
+		if (e >= n)
+			return false;
+		ch = (unsigned char)t[e];
+	}
+	if (e - pos == 4 && memcmp(t + pos, "NAME", 4) == 0)
+		return true;
+	/* a name in capitals is followed by ", XXX" or " XXX" (three capitals or more) */
+	j = e + (ch == ',');
+	if (j >= n || t[j] != ' ' || j + 4 > n)
+		return false;
+	return (is_up((unsigned char)t[j + 1]) && is_up((unsigned char)t[j + 2]) && is_up((unsigned char)t[j + 3])) ||
+	       (unsigned char)t[j + 1] >= 0xc3;
+}
+
+/* A word in title case at pos ("History", "Maria"): worth parsing when it may be a
+ * dictionary name/city/state/eponym (relevance bitmap), when it is "Name", when a cue may
+ * stand before it or a capitalised word after it, or when it needs the slow parse. */
+static bool title_worth(const struct sc *c, size_t pos)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const char *t = c->t;
+	size_t n = c->n, e = alpha_end(c->d, pos), len = e - pos, f = e;
+	uint32_t w;
+
+	if (e < n) {
+		unsigned char ch = (unsigned char)t[e];
+		if (ch == '\'' && e + 2 <= n && (t[e + 1] | 32) == 's' && (e + 2 == n || !letter_at(t, n, e + 2))) {
+			f = e + 2; /* "Addison's": look at what follows the possessive */
+			ch = f < n ? (unsigned char)t[f] : 0;
+		} else if (ch == '\'' || ch == '-' || ch >= 0x80) {
+			return true; /* "O'Brien", "Smith-Jones", "José": the slow parse decides */
+		}
+		if (is_dg(ch) || ch == '_' || ch == '@' || ch == '/')
+			return false; /* "SpO2", "Mon/Wed": not a name */
+		if (ch == ',' && f == e)
+			return true; /* "Last, First", "City, ST" */
+		if (ch == ' ' && f + 1 < n) {
+			unsigned char nx = (unsigned char)t[f + 1];
+			if (nx == '(' || cap_word_at(c, f + 1))
+				return true;
+			if (is_lo(nx) && f == e && upper_next(c, e))
+				return true; /* "Maria de la Cruz" */
+		} else if (ch == '.' && len == 2 && f == e && (t[pos + 1] | 32) == 't') {
+			return true; /* "St. Louis", "Ft. Worth", "Mt. Vernon" */
+		}
+	}
+	if (pos + 4 > c->d->cap)
+		return true;
+	memcpy(&w, t + pos, 4);
+	w |= 0x20202020u;
+	if (len < 4)
+		w &= (1u << (8 * len)) - 1;
+	if (len == 4 && w == 0x656d616eu) /* "name" */
+		return true;
+	uint32_t rb = city1_bit(w, len);
+	if (city1_has(rb))
+		return true;
+	if (pos >= 2 && t[pos - 1] == ' ') {
+		unsigned char p2 = (unsigned char)t[pos - 2];
+		if (p2 == ',') {
+			rb = C1_HI(rb) >> (CITY1_BITS - STATE1_BITS);
+			return (state1[rb >> 6] >> (rb & 63)) & 1; /* "..., Illinois" */
+		}
+		if (p2 == '.') {
+			/* after a full stop only a courtesy title cues a name: "Mrs. Ruiz" yes; "Dr. Chen"
+			 * (a provider), "452 ms. History" and a sentence start no */
+			size_t b = alpha_begin(c->d, pos - 2);
+			return title_at(t, b, pos - 2 - b) && !(b > 0 && (is_dg((unsigned char)t[b - 1]) ||
+								  (b > 1 && t[b - 1] == ' ' && is_dg((unsigned char)t[b - 2]))));
+		}
+	}
+	return cue_possible(c, pos);
+#else
+	(void)c;
+	(void)pos;
+	return true;
+#endif
+}
+
+/* The cheap part of the per-candidate work, inlined in the scan loop: most capitalised words
+ * stop here without being parsed. */
+static inline bool candidate_worth(const struct sc *c, size_t pos)
+{
+	const char *t = c->t;
+	unsigned char ch = (unsigned char)t[pos], nx = pos + 1 < c->n ? (unsigned char)t[pos + 1] : 0;
+
+	if (pos > 0 && bad_prev((unsigned char)t[pos - 1]) && !(t[pos - 1] == '.' && pos >= 2 && t[pos - 2] == '.'))
+		return false;
+	if (ch >= 0x80)
+		return true;
+	if (is_lo(nx))
+		return title_worth(c, pos);
+	if (is_up(nx))
+		return caps_worth(c, pos);
+	/* one capital letter: only "J. Smith" (and "O'Brien", "D-...", "É...") can start here */
+	return nx == '.' || nx == '\'' || nx == '-' || nx >= 0x80;
+}
+
+__attribute__((noinline)) static void candidate(struct sc *c, size_t pos)
 {
 	struct tok k;
 	size_t end;
 
-	if (pos > 0 && bad_prev((unsigned char)c->t[pos - 1]) && !(c->t[pos - 1] == '.' && pos >= 2 && c->t[pos - 2] == '.'))
-		return;
 	if (!tok_parse(c, pos, &k) || k.glued)
 		return;
 	if (k.flen == 4 && memcmp(k.f, "name", 4) == 0) {
@@ -1262,96 +1894,105 @@ static void candidate(struct sc *c, size_t pos)
 	}
 	if (!(k.fl & (NAMEF | PHI_NW_CITY | PHI_NW_CITY_PFX | PHI_NW_EPONYM)) && !plain(&k))
 		return;
+	bool pl = plain(&k);
+	/* Every rule but C3 (an unambiguous city on its own) needs a cue before the word or a
+	 * capitalised word, ", X", " (" after it: most capitalised words stop here. */
+	if ((!(k.fl & PHI_NW_CITY) || (k.fl & PHI_NW_CAMBIG)) && !upper_next(c, k.end) && !cue_possible(c, k.s))
+		return;
+	struct tok nt;
+	int nsep = tok_after(c, k.end, &nt);
+	if (nsep != SEP_NONE)
+		tok_keep(c, &nt);
 	int cue = cue_of(c, &k);
 	if (cue == CUE_PROV) {
 		c->skip = run_end(c, &k);
 		return;
 	}
+	if (cue == CUE_NONE && !(k.fl & PHI_NW_CITY_PFX) && !((k.fl & PHI_NW_CITY) && !(k.fl & PHI_NW_CAMBIG))) {
+		/* without a cue every name rule needs a second part ("Maria Garcia", "Garcia,
+		 * Maria", "John Q. Public"), a relation in brackets, a state or "County" next */
+		bool next_cap = (nsep == SEP_SP || nsep == SEP_COMMA || (nsep == SEP_DOT && k.flen <= 3)) &&
+				(nt.shape == SH_TITLE || nt.shape == SH_CAPS || nt.shape == SH_INITIAL ||
+				 (nt.fl & PHI_NW_PARTICLE));
+		if (!next_cap && nsep != SEP_PAREN)
+			return;
+		if (pl && nsep == SEP_SP && nt.shape != SH_INITIAL && !(nt.fl & PHI_NW_PARTICLE) && !tok_is(&nt, "county") &&
+		    !tok_is(&nt, "parish") && !tok_is(&nt, "borough") && !(nt.fl & (NAMEF | PHI_NW_STATECODE | PHI_NW_STATE)) &&
+		    !plain(&nt))
+			return; /* "Coma Scale": an unknown word before a non-name */
+	}
 	if ((k.fl & (PHI_NW_CITY | PHI_NW_CITY_PFX)) && city_fwd(c, &k, cue))
 		return;
-	if (cue == CUE_CITY && (plain(&k) || ((k.fl & NAMEF) && !(k.fl & PHI_NW_STATE))) && !(k.fl & PHI_NW_STATE)) {
+	if (cue == CUE_CITY && (pl || (k.fl & NAMEF)) && !(k.fl & PHI_NW_STATE)) {
 		city_cued(c, &k);
 		return;
 	}
-	if ((plain(&k) || any_name(&k)) && county(c, k.s, &k))
+	if ((pl || any_name(&k)) && county(c, k.s, &k))
 		return;
 	name_rules(c, &k, cue);
 }
 
-#if defined(__SSE2__)
-static inline unsigned in_range(__m128i v, unsigned char lo, unsigned char span)
-{
-	__m128i x = _mm_sub_epi8(v, _mm_set1_epi8((char)lo));
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8((char)span)), x));
-}
-#endif
-
-/* Masks of 64 bytes: cap = upper-case ASCII or a UTF-8 lead byte >= 0xC3; nn = 'n';
- * wd = word bytes (ASCII letters and digits, apostrophe, hyphen, bytes >= 0x80). */
-static void masks64(const unsigned char *p, uint64_t *cap, uint64_t *nn, uint64_t *wd, uint64_t *hi)
+/* Masks of 64 bytes: upper-case ASCII letters and 'n'. */
+static inline void masks64(const unsigned char *p, uint64_t *up, uint64_t *nn)
 {
 #if defined(__SSE2__)
-	uint64_t a = 0, b = 0, w = 0, h = 0;
+	uint64_t a = 0, b = 0;
 	for (int k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-		unsigned up = in_range(v, 'A', 25), lo = in_range(v, 'a', 25), dg = in_range(v, '0', 9);
-		unsigned hb = (unsigned)_mm_movemask_epi8(v), lead = in_range(v, 0xc3, 0x3c);
-		unsigned ap = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\''))) |
-			      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-		unsigned en = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('n')));
-		a |= (uint64_t)(up | lead) << (16 * k);
-		b |= (uint64_t)en << (16 * k);
-		w |= (uint64_t)(up | lo | dg | hb | ap) << (16 * k);
-		h |= (uint64_t)hb << (16 * k);
+		__m128i x = _mm_sub_epi8(v, _mm_set1_epi8('A'));
+		__m128i u = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(25)), x);
+		a |= (uint64_t)(unsigned)_mm_movemask_epi8(u) << (16 * k);
+		b |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('n'))) << (16 * k);
 	}
-	*cap = a;
+	*up = a;
 	*nn = b;
-	*wd = w;
-	*hi = h;
 #else
-	uint64_t a = 0, b = 0, w = 0, h = 0;
+	uint64_t a = 0, b = 0;
 	for (int k = 0; k < 64; k++) {
-		unsigned char ch = p[k];
-		a |= (uint64_t)(is_up(ch) || ch >= 0xc3) << k;
-		b |= (uint64_t)(ch == 'n') << k;
-		w |= (uint64_t)(is_al(ch) || is_dg(ch) || ch >= 0x80 || ch == '\'' || ch == '-') << k;
-		h |= (uint64_t)(ch >= 0x80) << k;
+		a |= (uint64_t)is_up(p[k]) << k;
+		b |= (uint64_t)(p[k] == 'n') << k;
 	}
-	*cap = a;
+	*up = a;
 	*nn = b;
-	*wd = w;
-	*hi = h;
 #endif
 }
 
 int phi_names_scan(const struct phi_vctx *vc, phi_emit_fn emit, void *arg)
 {
+	const struct phi_dec *d = vc->d;
 	struct sc c;
+	struct tcache tc;
 	uint64_t carry_w = 0, carry_h = 0;
 	unsigned char pad[64];
 
 	pthread_once(&table_once, table_build);
-	c.t = vc->d->t;
-	c.n = vc->d->n;
+	c.d = d;
+	c.t = d->t;
+	c.n = d->n;
 	c.emit = emit;
 	c.arg = arg;
 	c.rc = 0;
 	c.skip = 0;
-	for (size_t base = 0; base < c.n; base += 64) {
+	tc.at = 0;
+	c.tc = &tc;
+	/* word starts from the decoder's bitmaps (phi_dec_bitmaps: ASCII letters, digits,
+	 * non-ASCII bytes), candidates = word starts that are an upper-case letter, a non-ASCII
+	 * byte or 'n' ("name is"), plus an upper-case letter right after a non-ASCII byte (after
+	 * a curly quote) */
+	for (size_t w = 0; w < d->nwords && (w << 6) < c.n; w++) {
+		size_t base = w << 6;
 		const unsigned char *p = (const unsigned char *)c.t + base;
-		uint64_t cap, nn, wd, hi;
+		uint64_t up, nn, wm = d->wm[w], hm = d->hm[w];
 		if (c.n - base < 64) {
 			memset(pad, ' ', sizeof(pad));
 			memcpy(pad, p, c.n - base);
 			p = pad;
 		}
-		masks64(p, &cap, &nn, &wd, &hi);
-		uint64_t prev_w = (wd << 1) | carry_w, prev_h = (hi << 1) | carry_h;
-		carry_w = wd >> 63;
-		carry_h = hi >> 63;
-		/* word starts: upper case (or UTF-8 lead) or 'n' not after a word byte; upper case
-		 * after a byte >= 0x80 when that character is punctuation (a curly quote) */
-		uint64_t m = ((cap | nn) & ~prev_w) | (cap & prev_h);
+		masks64(p, &up, &nn);
+		uint64_t start = wm & ~((wm << 1) | carry_w), after_h = (hm << 1) | carry_h;
+		carry_w = wm >> 63;
+		carry_h = hm >> 63;
+		uint64_t m = (start & (up | nn | hm)) | (up & after_h & ~start);
 		while (m) {
 			size_t pos = base + (size_t)__builtin_ctzll(m);
 			m &= m - 1;
@@ -1360,17 +2001,21 @@ int phi_names_scan(const struct phi_vctx *vc, phi_emit_fn emit, void *arg)
 			if (pos < c.skip)
 				continue;
 			unsigned char ch = (unsigned char)c.t[pos];
-			if (pos > 0 && (unsigned char)c.t[pos - 1] >= 0x80 && letter_before(c.t, pos))
-				continue;
+			if (pos > 0) {
+				unsigned char pv = (unsigned char)c.t[pos - 1];
+				if (pv >= 0x80 ? letter_before(c.t, pos) : ((pv == '\'' || pv == '-') && pos >= 2 &&
+									       letter_at(c.t, c.n, pos - 2)))
+					continue; /* inside "O'Brien", "Smith-Jones", "Élise" */
+			}
 			if (ch == 'n') {
 				if (pos + 4 <= c.n && memcmp(c.t + pos, "name", 4) == 0)
 					name_key(&c, pos);
 			} else if (ch >= 0x80) {
-				bool up = false;
-				if (!u8_letter((const unsigned char *)c.t + pos, c.n - pos, &up) || !up)
+				bool u = false;
+				if (!u8_letter((const unsigned char *)c.t + pos, c.n - pos, &u) || !u)
 					continue;
 				candidate(&c, pos);
-			} else {
+			} else if (candidate_worth(&c, pos)) {
 				candidate(&c, pos);
 			}
 			if (c.rc)
