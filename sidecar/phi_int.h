@@ -193,6 +193,7 @@ size_t phi_fold(const char *s, size_t n, char *out, size_t cap);
 #define PHI_NW_PREP_NAME  (1u << 24)  /* with, by, to */
 #define PHI_NW_PREP_CITY  (1u << 25)  /* in, to, from, of, near */
 #define PHI_NW_CAPSABBR   (1u << 26)  /* written in capitals it is an abbreviation (ANA, TIA) */
+#define PHI_NW_CLOSING    (1u << 27)  /* closing/salutation: a cue only before ", " or ": " */
 
 struct phi_names_word {
 	const char *w;   /* folded, lower-case ASCII; phrases joined by one space */

@@ -92,7 +92,7 @@ static uint64_t stcode[26 * 26 / 64 + 1];
 static uint64_t state1[(1u << STATE1_BITS) / 64];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-#define CUE1_FLAGS (PHI_NW_REL | PHI_NW_GREET | PHI_NW_WEAK | PHI_NW_PROV | PHI_NW_CITYKEY)
+#define CUE1_FLAGS (PHI_NW_REL | PHI_NW_GREET | PHI_NW_CLOSING | PHI_NW_WEAK | PHI_NW_PROV | PHI_NW_CITYKEY)
 #define VERB_FLAGS (PHI_NW_NAMEVERB | PHI_NW_CITYVERB)
 
 #define H_SEED 0x9e3779b97f4a7c15ull
@@ -761,7 +761,7 @@ static bool tok_before(const struct sc *c, size_t p, struct tok *k, char *sep)
 
 #define NAMEF (PHI_NW_GIVEN | PHI_NW_SURNAME)
 #define NOTNAME (PHI_NW_STOP | PHI_NW_ORG | PHI_NW_ENEXT | PHI_NW_EPONYM | PHI_NW_STATE | PHI_NW_REL | \
-		 PHI_NW_GREET | PHI_NW_WEAK | PHI_NW_PROV | PHI_NW_CITYKEY | PHI_NW_DATEWORD | PHI_NW_PARTICLE | \
+		 PHI_NW_GREET | PHI_NW_CLOSING | PHI_NW_WEAK | PHI_NW_PROV | PHI_NW_CITYKEY | PHI_NW_DATEWORD | PHI_NW_PARTICLE | \
 		 PHI_NW_SUFFIX | PHI_NW_CRED)
 
 /* Written like a name: "Garcia" or, in capitals, "GARCIA" (capitals only for dictionary names
@@ -912,6 +912,8 @@ static int cue_of(const struct sc *c, const struct tok *k)
 		return CUE_TITLE;
 	}
 	if ((w1.fl & PHI_NW_GREET) && (s1 == ' ' || s1 == ',' || s1 == ':'))
+		return CUE_GREET;
+	if ((w1.fl & PHI_NW_CLOSING) && (s1 == ',' || s1 == ':'))
 		return CUE_GREET;
 	if (tok_is(&w1, "name") && s1 == ':')
 		return CUE_KEY;
@@ -1498,7 +1500,9 @@ static int name_rules(struct sc *c, const struct tok *t0, int cue)
 	if (strong_cue(cue) || rel_after) {
 		if (any_name(t0) || ((t0->fl & PHI_NW_EPONYM) && shape_ok(t0)))
 			return put(c, t0->s, name_extend(c, t0, true), PHI_T_NAME);
-		if (plain(t0) && ((cue != CUE_REL && cue != CUE_TITLE) || rel_after))
+		/* an unknown word alone: not when lower-case words follow ("name: Conformance gate") */
+		bool sentence = t0->end + 1 < c->n && c->t[t0->end] == ' ' && is_lo((unsigned char)c->t[t0->end + 1]);
+		if (plain(t0) && ((cue != CUE_REL && cue != CUE_TITLE && !sentence) || rel_after))
 			return put(c, t0->s, t0->e, PHI_T_NAME);
 		return 0;
 	}
@@ -1572,6 +1576,8 @@ static int name_key(struct sc *c, size_t p)
 				return 0;
 	}
 	s = j;
+	struct tok last;
+	memset(&last, 0, sizeof(last));
 	for (int i = 0; i < 4 && j < n && letter_at(t, n, j); i++) {
 		if (!tok_parse(c, j, &x) || x.glued)
 			break;
@@ -1585,6 +1591,7 @@ static int name_key(struct sc *c, size_t p)
 		else
 			break;
 		e = x.e;
+		last = x;
 		size_t q = x.end;
 		if (x.shape == SH_INITIAL && q < n && t[q] == '.')
 			e = ++q;
@@ -1598,9 +1605,11 @@ static int name_key(struct sc *c, size_t p)
 			break;
 		j = q;
 	}
-	if (!e || (!ndict && !nplain))
+	if (!e || (!ndict && !nplain) || tail_bad(c, &last))
 		return 0;
-	if (tail_bad(c, &x) && x.e == e)
+	/* words that are not in the dictionary followed by lower-case words are a heading or a
+	 * sentence ("name: Conformance gate"), not a name */
+	if (!ndict && last.end + 1 < n && t[last.end] == ' ' && is_lo((unsigned char)t[last.end + 1]))
 		return 0;
 	return put(c, s, e, PHI_T_NAME);
 }
