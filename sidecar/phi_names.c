@@ -1019,8 +1019,9 @@ static size_t run_end(const struct sc *c, const struct tok *k)
 	for (int i = 0; i < 4; i++) {
 		int sep = tok_after(c, cur->end, &x);
 		if (!(sep == SEP_SP || (sep == SEP_DOT && cur->shape == SH_INITIAL)) ||
-		    !(x.shape == SH_TITLE || x.shape == SH_CAPS || x.shape == SH_INITIAL || (x.fl & PHI_NW_PARTICLE)))
-			break;
+		    !(x.shape == SH_TITLE || x.shape == SH_CAPS || x.shape == SH_INITIAL || (x.fl & PHI_NW_PARTICLE)) ||
+		    (x.shape == SH_CAPS && x.flen == 2 && (x.fl & PHI_NW_STATECODE)))
+			break; /* ... but not over a state code: "Rd Xyzville OH 43004" */
 		e = x.e;
 		hold = x;
 		cur = &hold;
@@ -1839,7 +1840,8 @@ static bool title_worth(const struct sc *c, size_t pos)
 		unsigned char p2 = (unsigned char)t[pos - 2];
 		if (p2 == ',') {
 			rb = C1_HI(rb) >> (CITY1_BITS - STATE1_BITS);
-			return (state1[rb >> 6] >> (rb & 63)) & 1; /* "..., Illinois" */
+			if ((state1[rb >> 6] >> (rb & 63)) & 1)
+				return true; /* "..., Illinois" */
 		}
 		if (p2 == '.') {
 			/* after a full stop only a courtesy title cues a name: "Mrs. Ruiz" yes; "Dr. Chen"
