@@ -374,7 +374,7 @@ struct sc {
  * ("McDonald", "DeShawn", "LaToya", "VanDyke") and after a hyphen or apostrophe. */
 static bool inner_cap_ok(const char *t, size_t s, size_t j)
 {
-	static const char *const pre[] = {"mc", "mac", "de", "di", "da", "du", "la", "le", "van", "von", "st", NULL};
+	static const char *const pre[] = {"mc", "mac", "fitz", "de", "di", "da", "du", "la", "le", "van", "von", "st", NULL};
 	size_t l = j - s;
 
 	if (t[j - 1] == '-' || t[j - 1] == '\'')
@@ -793,7 +793,7 @@ static bool plain(const struct tok *k)
 
 /* --- context --------------------------------------------------------------------------------- */
 
-enum cue { CUE_NONE, CUE_PROV, CUE_WEAK, CUE_NAMEVERB, CUE_TITLE, CUE_REL, CUE_GREET, CUE_KEY, CUE_CITY };
+enum cue { CUE_NONE, CUE_PROV, CUE_WEAK, CUE_NAMEVERB, CUE_TITLE, CUE_REL, CUE_RELC, CUE_GREET, CUE_KEY, CUE_CITY };
 
 static bool is_title(const struct tok *k)
 {
@@ -885,7 +885,11 @@ static bool cue_possible(const struct sc *c, size_t s)
 		return true;
 	if (!is_prep(t, b, e - b) || !word_before(c->d, b, &b2, &e2, &other))
 		return false;
-	return other || in2(cueverb, t, b2, e2 - b2);
+	if (other || in2(cueverb, t, b2, e2 - b2))
+		return true;
+	/* "visiting family in ..." */
+	return b2 < e2 && is_lo((unsigned char)t[b2]) && word_before(c->d, b2, &b, &e, &other) &&
+	       (other || in2(cueverb, t, b, e - b));
 }
 
 /* What the words right before k say about it. */
@@ -901,7 +905,7 @@ static int cue_of(const struct sc *c, const struct tok *k)
 	if (w1.poss)
 		return CUE_NONE;
 	if ((w1.fl & PHI_NW_REL) && s1 != '.' && s1 != ';')
-		return CUE_REL;
+		return s1 == ',' || s1 == '(' ? CUE_RELC : CUE_REL; /* "her roommate, Huda." */
 	if (is_title(&w1)) {
 		/* "Mrs. Ana Ruiz" — but not "452 ms. Version" (milliseconds) or "MS" (sclerosis) */
 		size_t b = w1.s;
@@ -917,8 +921,8 @@ static int cue_of(const struct sc *c, const struct tok *k)
 		return CUE_GREET;
 	if (tok_is(&w1, "name") && s1 == ':')
 		return CUE_KEY;
-	if ((w1.fl & PHI_NW_WEAK) && s1 == ':')
-		return CUE_KEY;
+	if ((w1.fl & PHI_NW_WEAK) && (s1 == ':' || s1 == ','))
+		return CUE_KEY; /* "Patient: ...", "another patient, PARK, AKIKO" */
 	if ((w1.fl & PHI_NW_WEAK) && s1 == ' ')
 		return CUE_WEAK;
 	if ((w1.fl & PHI_NW_CITYKEY) && (s1 == ':' || tok_is(&w1, "hometown")))
@@ -932,6 +936,10 @@ static int cue_of(const struct sc *c, const struct tok *k)
 	if ((w1.fl & PHI_NW_PREP_NAME) && (w2.fl & PHI_NW_NAMEVERB))
 		return CUE_NAMEVERB;
 	if ((w1.fl & PHI_NW_PREP_CITY) && (w2.fl & PHI_NW_CITYVERB))
+		return CUE_CITY;
+	/* "visiting family in", "lives with her son in": a place verb one word further back */
+	if ((w1.fl & PHI_NW_PREP_CITY) && w2.shape == SH_LOWER && !(w2.fl & (PHI_NW_PREP_CITY | PHI_NW_PREP_NAME)) &&
+	    tok_before(c, w2.s, &w3, &s3) && s3 == ' ' && (w3.fl & PHI_NW_CITYVERB) && w3.shape != SH_CAPS)
 		return CUE_CITY;
 	/* "grew up in", "brought in by" */
 	if ((tok_is(&w2, "up") || tok_is(&w2, "in")) && tok_before(c, w2.s, &w3, &s3) && s3 == ' ') {
@@ -1137,6 +1145,11 @@ static bool city_tail_bad(const struct sc *c, const struct tok *last)
 			return true;
 		if (x.shape != SH_LOWER)
 			return true;
+		/* "San Francisco syncope rule", "Kansas City cardiomyopathy questionnaire": a term
+		 * word after one more lower-case word */
+		struct tok y;
+		if (!x.poss && tok_after(c, x.end, &y) == SEP_SP && (y.fl & PHI_NW_ENEXT) && y.shape == SH_LOWER)
+			return true;
 	}
 	if (j + 1 < c->n && c->t[j] == ' ' && is_dg((unsigned char)c->t[j + 1]))
 		return true;
@@ -1174,8 +1187,8 @@ static int city_backward(struct sc *c, size_t b, bool zip)
 		if (j >= e || !tok_parse(c, j, &run[nr]) || run[nr].e != e)
 			break;
 		if (run[nr].shape != SH_TITLE && run[nr].shape != SH_CAPS &&
-		    !(run[nr].shape == SH_LOWER && run[nr].flen <= 3 && nr > 0))
-			break;
+		    !(run[nr].shape == SH_LOWER && ((run[nr].flen <= 3 && nr > 0) || c->t[run[nr].s + 1] == '\'')))
+			break; /* "Coeur d'Alene", "Port-au-Prince" */
 		q = run[nr].s;
 		nr++;
 		if (j > 0 && c->t[j - 1] != ' ')
@@ -1374,7 +1387,7 @@ static bool in_title_phrase(const struct sc *c, const struct tok *k)
 
 static bool strong_cue(int cue)
 {
-	return cue == CUE_REL || cue == CUE_GREET || cue == CUE_KEY || cue == CUE_TITLE;
+	return cue == CUE_REL || cue == CUE_RELC || cue == CUE_GREET || cue == CUE_KEY || cue == CUE_TITLE;
 }
 
 /* N1, N2, N3 starting at the capitalised word t0. */
@@ -1436,7 +1449,9 @@ static int name_rules(struct sc *c, const struct tok *t0, int cue)
 			acc = true;
 		} else if ((t_any || t_plain) && (u_any || u_plain) && (ninit > 0 || strong_cue(cue) || postfix_rel(c, &u))) {
 			acc = t_any || u_any || strong_cue(cue) || postfix_rel(c, &u);
-		} else if (t_plain && u_sur && cue == CUE_NAMEVERB) {
+		} else if (t_plain && u_sur) {
+			/* an unknown first name before a common surname ("Chiamaka Nwosu"); a Title
+			 * Case phrase or a term after it is excluded below */
 			acc = true;
 		} else if ((t_any || t_giv) && u_any && cue == CUE_NAMEVERB) {
 			acc = true;
@@ -1462,10 +1477,20 @@ static int name_rules(struct sc *c, const struct tok *t0, int cue)
 	if (!t0->poss) {
 		int sep = tok_after(c, t0->end, &x);
 		if (sep == SEP_COMMA && x.shape == t0->shape && !x.glued && !(x.fl & PHI_NW_STATE)) {
+			bool nondict = !(t0->fl & (NAMEF | NOTNAME)) && !t0->glued && t0->flen >= 3;
+			bool x_nondict = !(x.fl & (NAMEF | NOTNAME | PHI_NW_CITY | PHI_NW_CITY_PFX)) && !x.glued && x.flen >= 3 &&
+					 (x.shape == SH_TITLE || x.shape == SH_CAPS);
+			/* "WASHINGTON, NGOZI", "PARK, AKIKO": an ambiguous surname before an unambiguous
+			 * given name */
 			bool last_ok = strong(t0, PHI_NW_SURNAME) || (any_name(t0) && strong_cue(cue)) ||
-				       (plain(t0) && strong_cue(cue));
-			bool first_ok = (x.fl & PHI_NW_GIVEN) && any_name(&x) && !date_use(c, &x) &&
-					(strong(&x, PHI_NW_GIVEN) || strong(t0, PHI_NW_SURNAME));
+				       (plain(t0) && strong_cue(cue)) || (nondict && strong(&x, PHI_NW_GIVEN)) ||
+				       ((t0->fl & PHI_NW_SURNAME) && shape_ok(t0) && !t0->glued && strong(&x, PHI_NW_GIVEN));
+			/* "EZE, JOY": a short or word-like given name in capitals is fine after a surname;
+			 * "IYER, ANANYA": so is a given name the dictionary does not know */
+			bool first_ok = ((x.fl & PHI_NW_GIVEN) && !date_use(c, &x) &&
+					 (any_name(&x) || (x.shape == SH_CAPS && x.flen >= 2 && strong(t0, PHI_NW_SURNAME))) &&
+					 (strong(&x, PHI_NW_GIVEN) || strong(t0, PHI_NW_SURNAME))) ||
+					(x_nondict && strong(t0, PHI_NW_SURNAME));
 			/* "Houston, Austin": a list of cities */
 			if ((t0->fl & PHI_NW_CITY) && (x.fl & PHI_NW_CITY))
 				first_ok = false;
@@ -1488,7 +1513,15 @@ static int name_rules(struct sc *c, const struct tok *t0, int cue)
 					}
 					break;
 				}
-				return put(c, t0->s, e, PHI_T_NAME);
+				/* particles before the surname: "VAN DYKE, LAYLA", "de la Cruz, Maria" */
+				size_t s0 = t0->s;
+				struct tok pw;
+				char ps;
+				for (int i = 0; i < 3 && tok_before(c, s0, &pw, &ps) && ps == ' ' && (pw.fl & PHI_NW_PARTICLE) &&
+						(pw.shape == SH_LOWER || pw.shape == t0->shape || pw.shape == SH_TITLE);
+				     i++)
+					s0 = pw.s;
+				return put(c, s0, e, PHI_T_NAME);
 			}
 		}
 	}
@@ -1503,8 +1536,8 @@ static int name_rules(struct sc *c, const struct tok *t0, int cue)
 			return put(c, t0->s, name_extend(c, t0, true), PHI_T_NAME);
 		/* an unknown word alone: not when lower-case words follow ("name: Conformance gate") */
 		bool sentence = t0->end + 1 < c->n && c->t[t0->end] == ' ' && is_lo((unsigned char)c->t[t0->end + 1]);
-		if (plain(t0) && ((cue != CUE_REL && cue != CUE_TITLE && !sentence) || rel_after))
-			return put(c, t0->s, t0->e, PHI_T_NAME);
+		if (plain(t0) && ((cue != CUE_REL && cue != CUE_TITLE && (!sentence || cue == CUE_RELC)) || rel_after))
+			return put(c, t0->s, t0->e, PHI_T_NAME); /* RELC: "her roommate, Huda visited" */
 		return 0;
 	}
 	if ((cue == CUE_NAMEVERB || cue == CUE_WEAK) && strong(t0, NAMEF) && t0->shape == SH_TITLE)
@@ -1775,7 +1808,9 @@ static bool caps_worth(const struct sc *c, size_t pos)
 	if (e >= n)
 		return false;
 	unsigned char ch = (unsigned char)t[e];
-	if (is_dg(ch) || ch >= 0x80 || ch == '_')
+	if (ch >= 0x80)
+		return letter_at(t, n, e); /* "GARCÍA": the slow parse decides */
+	if (is_dg(ch) || ch == '_')
 		return false; /* "HL7", "SpO2" */
 	while ((ch == '\'' || ch == '-') && e + 1 < n && is_up((unsigned char)t[e + 1])) {
 		e = alpha_end(c->d, e + 1); /* "O'BRIEN", "GARCIA-LOPEZ" */
@@ -1903,7 +1938,10 @@ __attribute__((noinline)) static void candidate(struct sc *c, size_t pos)
 		if (state_name(c, &k, &end))
 			return;
 	}
-	if (!(k.fl & (NAMEF | PHI_NW_CITY | PHI_NW_CITY_PFX | PHI_NW_EPONYM)) && !plain(&k))
+	/* a surname in capitals that is not in the dictionary: only in "DYKE, LAYLA" */
+	bool caps_last = k.shape == SH_CAPS && !(k.fl & (NAMEF | NOTNAME)) && k.flen >= 3 && !k.glued && k.end + 2 < c->n &&
+			 c->t[k.end] == ',' && c->t[k.end + 1] == ' ';
+	if (!(k.fl & (NAMEF | PHI_NW_CITY | PHI_NW_CITY_PFX | PHI_NW_EPONYM)) && !plain(&k) && !caps_last)
 		return;
 	bool pl = plain(&k);
 	/* Every rule but C3 (an unambiguous city on its own) needs a cue before the word or a
