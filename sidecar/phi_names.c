@@ -684,7 +684,14 @@ static inline void tok_keep(const struct sc *c, const struct tok *k)
 	c->tc->k = *k;
 }
 
+/* tok_is: the folded word equals a string literal (sizeof: literals only; tok_eq for others) */
 #define tok_is(k, lit) ((k)->flen == sizeof(lit) - 1 && memcmp((k)->f, lit, sizeof(lit) - 1) == 0)
+
+static inline bool tok_eq(const struct tok *k, const char *w)
+{
+	size_t l = strlen(w);
+	return k->flen == l && memcmp(k->f, w, l) == 0;
+}
 
 enum { SEP_NONE, SEP_SP, SEP_COMMA, SEP_DOT, SEP_COLON, SEP_PAREN };
 
@@ -1606,7 +1613,7 @@ static int name_key(struct sc *c, size_t p)
 		j++;
 	if (tok_before(c, p, &w, &sep) && sep == ' ') {
 		for (const char *const *q = neg; *q; q++)
-			if (tok_is(&w, *q))
+			if (tok_eq(&w, *q))
 				return 0;
 	}
 	s = j;
