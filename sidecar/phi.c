@@ -454,10 +454,13 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 	rc = phi_token_scan(ctx, &cb.vc, emit_hit, &cb, &s->hits);
 	if (rc != 0 || cb.err)
 		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
-	/* names and cities of people not in the context (phi_names.c) */
-	rc = phi_names_scan(&cb.vc, emit_hit, &cb);
-	if (rc != 0 || cb.err)
-		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
+	/* names and cities of people not in the context (phi_names.c); skipped when the
+	 * configuration reports neither pattern type */
+	if (eng->types_mask & (PHI_TYPE_BIT(PHI_T_NAME) | PHI_TYPE_BIT(PHI_T_CITY))) {
+		rc = phi_names_scan(&cb.vc, emit_hit, &cb);
+		if (rc != 0 || cb.err)
+			return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
+	}
 	merge_hits(eng, &s->dec, &s->hits);
 	for (size_t i = 0; i < s->hits.n; i++) {
 		const struct phi_hit *h = &s->hits.v[i];
