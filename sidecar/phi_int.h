@@ -206,7 +206,8 @@ extern const size_t phi_names_nwords;
 /* Flags of a folded word or phrase (0 when absent). The table is built on first use
  * (pthread_once) and immutable afterwards; safe from any thread. */
 uint32_t phi_names_lookup(const char *folded, size_t n);
-/* Scan vc->d (decoded text, segments separated by '\n') for names and cities of people not
+/* Scan vc->d (decoded text, segments separated by '\n'; its byte-class bitmaps built by
+ * phi_dec_bitmaps, which the detector reads for word bounds) for names and cities of people not
  * in the context; every hit (PHI_T_NAME / PHI_T_CITY, PHI_SRC_PATTERN, decoded offsets) goes
  * to emit. Returns 0, or emit's non-zero value when emit asked to stop. No allocation. */
 int phi_names_scan(const struct phi_vctx *vc, phi_emit_fn emit, void *arg);
