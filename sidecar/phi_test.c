@@ -142,6 +142,10 @@ static void test_phone(void **state)
 	expect_none("order 6175550123 placed");  /* 10 digits without a phone word */
 	expect_none("NDC 0002-3227-30 and 50090-2875-0");
 	expect_none("range 555-0123 units");     /* 7 digits need a phone word */
+	/* the cue is a whole word: not "cell" in "cells" or "excellent", not "call" in "recall" */
+	expect_none("cells 6175550123 counted; excellent 555-0123; recall 6175550123");
+	expect("Telephone: 6175550123", "6175550123", PHI_T_PHONE);
+	expect("she called 6175550123 twice", "6175550123", PHI_T_PHONE);
 }
 
 static void test_email(void **state)

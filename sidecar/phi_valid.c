@@ -214,8 +214,10 @@ bool phi_nanp_valid(const char d[10])
 }
 
 static const char *const fax_words[] = {"fax", NULL};
-static const char *const phone_words[] = {"phone", "tel", "cell", "mobile", "fax", "call", "pager",
-					  "contact", "ph:", "ph.", "ph #", "ph#", NULL};
+/* Whole words only ("cell" is not in "cells" or "excellent", "call" not in "recall"). */
+static const char *const phone_words[] = {"phone", "phones", "telephone", "tel", "cell", "cellphone", "mobile",
+					  "fax", "call", "calls", "called", "calling", "pager", "contact",
+					  "ph", "ph#", "text", "sms", "whatsapp", "reached", NULL};
 
 static bool phone_finish(const struct phi_vctx *vc, size_t start, size_t to, const char *dg10,
 			 struct phi_hit *out)
@@ -267,7 +269,7 @@ static bool check_phone_bare(const struct phi_vctx *vc, size_t from, size_t to, 
 	if (to - from == 11 && t[from] == '1' && from > 0 && t[from - 1] == '+' &&
 	    (from < 2 || !isaln(t[from - 2])))
 		return phone_finish(vc, from - 1, to, t + from + 1, out);
-	if (!ctx_before(vc, from, 32, phone_words))
+	if (!word_before(vc, from, 32, phone_words))
 		return false;
 	if (to - from == 11) {
 		if (t[from] != '1')
@@ -285,7 +287,7 @@ static bool check_phone_local(const struct phi_vctx *vc, size_t from, size_t to,
 		return false;
 	if (t[from] < '2' || (t[from + 1] == '1' && t[from + 2] == '1'))
 		return false;
-	if (!ctx_before(vc, from, 32, phone_words))
+	if (!word_before(vc, from, 32, phone_words))
 		return false;
 	return set_hit(out, from, to, ctx_before(vc, from, 24, fax_words) ? PHI_T_FAX : PHI_T_PHONE,
 		       PHI_SRC_PATTERN);
