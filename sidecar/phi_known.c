@@ -1239,6 +1239,25 @@ static size_t verify_seq(const struct phi_context *ctx, const struct kent *ke, c
 
 static bool eponym_after(const char *t, size_t n, size_t e);
 
+/* Does the text before s end with one of phrases (lower-case, single spaces), as whole words? */
+static bool phrase_before(const char *t, size_t s, const char *const *phrases)
+{
+	size_t i = s;
+
+	while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == ','))
+		i--;
+	for (const char *const *p = phrases; *p; p++) {
+		size_t l = strlen(*p), k;
+		if (l > i)
+			continue;
+		for (k = 0; k < l && lc(t[i - l + k]) == (*p)[k]; k++)
+			;
+		if (k == l && (i == l || !isword(t[i - l - 1])))
+			return true;
+	}
+	return false;
+}
+
 /* A one-word city that is also a common word ("Normal", "Hope", "Flint" after "Austin") counts
  * only where a place is expected: after "in", "from", "to", "near", "at", "of" or a comma,
  * before ", State", or as an HL7 address component. Capitalisation alone is not enough: FHIR
@@ -1257,17 +1276,7 @@ static bool city_cue(const char *t, size_t n, size_t s, size_t e)
 		i--;
 	if (i > 0 && t[i - 1] == ',' && i < s)
 		return true;
-	size_t we = i;
-	while (i > 0 && isalp(t[i - 1]))
-		i--;
-	if (we - i < 2 || we == s)
-		return false;
-	for (const char *const *w = before; *w; w++) {
-		size_t l = strlen(*w);
-		if (l == we - i && strncasecmp(t + i, *w, l) == 0)
-			return true;
-	}
-	return false;
+	return phrase_before(t, i, before);
 }
 
 static int word_lookup(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te,
@@ -1412,25 +1421,6 @@ static bool title_before(const char *t, size_t s)
 	for (size_t k = i; k < e; k++)
 		b[k - i] = lc(t[k]);
 	return in_list(titles, b, e - i);
-}
-
-/* Does the text before s end with one of phrases (lower-case, single spaces), as whole words? */
-static bool phrase_before(const char *t, size_t s, const char *const *phrases)
-{
-	size_t i = s;
-
-	while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == ','))
-		i--;
-	for (const char *const *p = phrases; *p; p++) {
-		size_t l = strlen(*p), k;
-		if (l > i)
-			continue;
-		for (k = 0; k < l && lc(t[i - l + k]) == (*p)[k]; k++)
-			;
-		if (k == l && (i == l || !isword(t[i - l - 1])))
-			return true;
-	}
-	return false;
 }
 
 /* The patient's own name where a person is introduced: "this is may", "my mom chase", "its

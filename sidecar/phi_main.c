@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "lib/strv.h"
 #include "lib/file.h"
 #include "lib/policy.h"
 #include "lib/usage.h"
@@ -50,17 +51,6 @@ static const char usage_text[] =
 	"       URL IP\n"
 	"exit: scan 0 no findings, 1 findings; redact 0; 2 usage or configuration error;\n"
 	"      3 input error (unreadable, too large)\n";
-
-struct strv {
-	const char **v;
-	size_t n;
-};
-
-static void strv_push(struct strv *s, const char *x)
-{
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = x;
-}
 
 static void fail(int code, const char *fmt, const char *a)
 {
@@ -241,10 +231,10 @@ int main(int argc, char **argv)
 	phi_context_free(ctx);
 	phi_scratch_free(scr);
 	phi_engine_free(eng);
-	free(mrn.v);
-	free(member.v);
-	free(urls.v);
-	free(dkeys.v);
+	strv_fini(&mrn);
+	strv_fini(&member);
+	strv_fini(&urls);
+	strv_fini(&dkeys);
 	policy_unref(pol);
 	return status;
 }

@@ -82,8 +82,9 @@ static bool clean_right(const char *t, size_t n, size_t to)
 	return true;
 }
 
-/* Case-insensitive search for any of words (lower-case) in t[pos-win, pos). */
-static bool ctx_before(const struct phi_vctx *vc, size_t pos, size_t win, const char *const *words)
+/* Case-insensitive search for any of words (lower-case) in t[pos-win, pos); with whole, only
+ * as a whole word ("on" is not in "accession", "cell" not in "cells"). */
+static bool cue_before(const struct phi_vctx *vc, size_t pos, size_t win, const char *const *words, bool whole)
 {
 	const char *t = T(vc);
 	size_t a = pos > win ? pos - win : 0;
@@ -93,7 +94,7 @@ static bool ctx_before(const struct phi_vctx *vc, size_t pos, size_t win, const 
 		first |= 1u << ((unsigned char)(*w)[0] & 31);
 	for (size_t i = a; i < pos; i++) {
 		char c = lc(t[i]);
-		if (!(first & (1u << ((unsigned char)c & 31))))
+		if (!(first & (1u << ((unsigned char)c & 31))) || (whole && i > 0 && isaln(t[i - 1])))
 			continue;
 		for (const char *const *w = words; *w; w++) {
 			size_t l = strlen(*w), k;
@@ -101,29 +102,7 @@ static bool ctx_before(const struct phi_vctx *vc, size_t pos, size_t win, const 
 				continue;
 			for (k = 1; k < l && lc(t[i + k]) == (*w)[k]; k++)
 				;
-			if (k == l)
-				return true;
-		}
-	}
-	return false;
-}
-
-/* The same, whole words only ("on" is not in "accession"). */
-static bool word_before(const struct phi_vctx *vc, size_t pos, size_t win, const char *const *words)
-{
-	const char *t = T(vc);
-	size_t a = pos > win ? pos - win : 0;
-
-	for (size_t i = a; i < pos; i++) {
-		if (i > 0 && isaln(t[i - 1]))
-			continue;
-		for (const char *const *w = words; *w; w++) {
-			size_t l = strlen(*w), k;
-			if (i + l > pos)
-				continue;
-			for (k = 0; k < l && lc(t[i + k]) == (*w)[k]; k++)
-				;
-			if (k == l && (i + l == pos || !isalp(t[i + l])))
+			if (k == l && (!whole || i + l == pos || !isalp(t[i + l])))
 				return true;
 		}
 	}
@@ -195,7 +174,7 @@ static bool check_ssn_bare(const struct phi_vctx *vc, size_t from, size_t to, st
 {
 	if (!clean_left(T(vc), from) || !clean_right(T(vc), N(vc), to))
 		return false;
-	if (!ctx_before(vc, from, 48, ssn_words) || !ssn_from_digits(vc, from, to))
+	if (!cue_before(vc, from, 48, ssn_words, false) || !ssn_from_digits(vc, from, to))
 		return false;
 	return set_hit(out, from, to, PHI_T_SSN, PHI_SRC_PATTERN);
 }
@@ -226,7 +205,7 @@ static bool phone_finish(const struct phi_vctx *vc, size_t start, size_t to, con
 		return false;
 	if (!clean_left(T(vc), start) || !clean_right(T(vc), N(vc), to))
 		return false;
-	return set_hit(out, start, to, ctx_before(vc, start, 24, fax_words) ? PHI_T_FAX : PHI_T_PHONE,
+	return set_hit(out, start, to, cue_before(vc, start, 24, fax_words, false) ? PHI_T_FAX : PHI_T_PHONE,
 		       PHI_SRC_PATTERN);
 }
 
@@ -269,7 +248,7 @@ static bool check_phone_bare(const struct phi_vctx *vc, size_t from, size_t to, 
 	if (to - from == 11 && t[from] == '1' && from > 0 && t[from - 1] == '+' &&
 	    (from < 2 || !isaln(t[from - 2])))
 		return phone_finish(vc, from - 1, to, t + from + 1, out);
-	if (!word_before(vc, from, 32, phone_words))
+	if (!cue_before(vc, from, 32, phone_words, true))
 		return false;
 	if (to - from == 11) {
 		if (t[from] != '1')
@@ -287,9 +266,9 @@ static bool check_phone_local(const struct phi_vctx *vc, size_t from, size_t to,
 		return false;
 	if (t[from] < '2' || (t[from + 1] == '1' && t[from + 2] == '1'))
 		return false;
-	if (!word_before(vc, from, 32, phone_words))
+	if (!cue_before(vc, from, 32, phone_words, true))
 		return false;
-	return set_hit(out, from, to, ctx_before(vc, from, 24, fax_words) ? PHI_T_FAX : PHI_T_PHONE,
+	return set_hit(out, from, to, cue_before(vc, from, 24, fax_words, false) ? PHI_T_FAX : PHI_T_PHONE,
 		       PHI_SRC_PATTERN);
 }
 
@@ -548,7 +527,7 @@ static bool check_ipv4(const struct phi_vctx *vc, size_t from, size_t to, struct
 	if (from > 0 && t[from - 1] == '.')
 		return false;
 	/* "version 3.2.1.4", "v1.2.3.4", "build 10.0.19045.1" */
-	if (ctx_before(vc, from, 16, version_words) || (from > 0 && lc(t[from - 1]) == 'v'))
+	if (cue_before(vc, from, 16, version_words, false) || (from > 0 && lc(t[from - 1]) == 'v'))
 		return false;
 	for (int oct = 0; oct < 4; oct++) {
 		size_t s = i;
@@ -735,7 +714,7 @@ static bool check_date_compact(const struct phi_vctx *vc, size_t from, size_t to
 	if (len == 8) {
 		bool field = (from > 0 && (t[from - 1] == '|' || t[from - 1] == '^')) ||
 			     (to < n && (t[to] == '|' || t[to] == '^'));
-		if (!field && !word_before(vc, from, 24, date_words))
+		if (!field && !cue_before(vc, from, 24, date_words, true))
 			return false;
 	}
 	/* HL7 DTM may carry fractional seconds and an offset: "20240422004600.0000-0500" */
@@ -771,7 +750,7 @@ static bool check_date_my(const struct phi_vctx *vc, size_t from, size_t to, str
 		return false;
 	if (ml == 0 || ml > 2 || m < 1 || m > 12 || y < 1900 || y > 2100)
 		return false;
-	if (ml == 1 && !word_before(vc, from, 24, date_words))
+	if (ml == 1 && !cue_before(vc, from, 24, date_words, true))
 		return false;
 	return date_finish(vc, from, to, y, m, 1, false, out);
 }
@@ -996,7 +975,7 @@ static bool check_zip5(const struct phi_vctx *vc, size_t from, size_t to, struct
 		return false;
 	if (memcmp(t + from, "00000", 5) == 0)
 		return false;
-	if (!state_before(t, from) && !ctx_before(vc, from, 40, zip_words))
+	if (!state_before(t, from) && !cue_before(vc, from, 40, zip_words, false))
 		return false;
 	return set_hit(out, from, to, PHI_T_ZIP, PHI_SRC_PATTERN);
 }

@@ -321,3 +321,16 @@ bool itest_file_has_canary(const char *path)
 			return true;
 	return false;
 }
+
+int itest_audit_verify_show(const char *audit_dir, const char *keys_dir, struct buf *out)
+{
+	char reviewer[600];
+	char *verify[] = {(char *)itest_bin("ehrgate-audit"), "verify", (char *)audit_dir, NULL};
+	char *show[] = {(char *)itest_bin("ehrgate-audit"), "show", (char *)audit_dir, "--key", reviewer, NULL};
+
+	snprintf(reviewer, sizeof(reviewer), "%s/reviewer.key", keys_dir);
+	if (itest_run(verify, out) != 0)
+		return -1;
+	buf_reset(out);
+	return itest_run(show, out) == 0 ? 0 : -2;
+}

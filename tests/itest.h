@@ -39,6 +39,9 @@ void itest_kill_all(void);
 int itest_stop(pid_t pid, int sig, int ms);
 /* Run a command to completion; output into out (may be NULL). Returns the exit code. */
 int itest_run(char *const argv[], struct buf *out);
+/* `ehrgate-audit verify DIR` (blind, no key), then `ehrgate-audit show DIR --key
+ * KEYS/reviewer.key` with its output into out. 0, or -1 when verify failed, -2 when show did. */
+int itest_audit_verify_show(const char *audit_dir, const char *keys_dir, struct buf *out);
 
 struct itest_resp {
 	long status;

@@ -500,18 +500,12 @@ static void test_fhir_route_approvals_and_writeback(void **state)
 static void test_audit_and_logs(void **state)
 {
 	struct buf out;
-	char reviewer[600];
-	char *verify[] = {(char *)itest_bin("ehrgate-audit"), "verify", audit_dir, NULL};
-	char *show[] = {(char *)itest_bin("ehrgate-audit"), "show", audit_dir, "--key", reviewer, NULL};
 
 	(void)state;
 	assert_int_equal(itest_stop(sidecar, SIGTERM, 10000), 0);
 	sidecar = -1;
-	snprintf(reviewer, sizeof(reviewer), "%s/reviewer.key", keys_dir);
 	buf_init(&out, 1 << 20);
-	assert_int_equal(itest_run(verify, &out), 0);
-	buf_reset(&out);
-	assert_int_equal(itest_run(show, &out), 0);
+	assert_int_equal(itest_audit_verify_show(audit_dir, keys_dir, &out), 0);
 	assert_non_null(strstr(out.p, "\"event\":\"egress\""));
 	assert_non_null(strstr(out.p, "\"decision\":\"block\""));
 	assert_non_null(strstr(out.p, "\"decision\":\"redact\""));

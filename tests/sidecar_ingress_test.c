@@ -686,19 +686,13 @@ static void test_sighup_reload(void **state)
 static void test_audit_log_verifies_and_lists_decisions(void **state)
 {
 	struct buf out;
-	char reviewer[600];
-	char *verify[] = {(char *)itest_bin("ehrgate-audit"), "verify", audit_dir, NULL};
-	char *show[] = {(char *)itest_bin("ehrgate-audit"), "show", audit_dir, "--key", reviewer, NULL};
 
 	(void)state;
 	/* SIGTERM drains and closes the log cleanly */
 	assert_int_equal(itest_stop(sidecar, SIGTERM, 10000), 0);
 	sidecar = -1;
-	snprintf(reviewer, sizeof(reviewer), "%s/reviewer.key", keys_dir);
 	buf_init(&out, 1 << 20);
-	assert_int_equal(itest_run(verify, &out), 0);
-	buf_reset(&out);
-	assert_int_equal(itest_run(show, &out), 0);
+	assert_int_equal(itest_audit_verify_show(audit_dir, keys_dir, &out), 0);
 	assert_non_null(strstr(out.p, "\"decision\":\"allow\""));
 	assert_non_null(strstr(out.p, "\"decision\":\"deny\""));
 	assert_non_null(strstr(out.p, "\"decision\":\"strip\""));
