@@ -34,6 +34,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/hsre.h"
 #include "lib/mem.h"
 #include "lib/yamlx.h"
 
@@ -960,6 +961,12 @@ static bool item_pattern(struct ld *l, const struct yamlx_node *n, const char *p
 
 	if (n->len > MAX_PATTERN) {
 		err_node(l, n, path, "pattern is %zu bytes; the limit is %d", n->len, MAX_PATTERN);
+		return false;
+	}
+	/* a site format is searched anywhere in a body: anchors would only match at the body's
+	 * edges (and the scanner pads its buffers, sidecar/phi_int.h PHI_DEC_PAD) */
+	if (hsre_has_anchor(n->str)) {
+		err_node(l, n, path, "pattern uses an anchor (^ $ \\A \\z \\Z \\G); patterns are searched anywhere in a body");
 		return false;
 	}
 	ok = hs_compile(n->str, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS;

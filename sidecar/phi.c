@@ -21,10 +21,12 @@
 
 #include <errno.h>
 #include <hs/hs.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "lib/hsre.h"
 #include "lib/mem.h"
 #include "sidecar/phi_int.h"
 
@@ -39,6 +41,11 @@ struct phi_pat {
 struct phi_engine {
 	hs_database_t *db;
 	hs_scratch_t *proto;
+	/* site patterns scanned only around digit runs of at least site_k digits, site_m bytes
+	 * either side (lib/hsre.h); NULL when there are none */
+	hs_database_t *sdb;
+	hs_scratch_t *sproto;
+	unsigned site_k, site_m, site_w; /* site_w: the widest match */
 	struct phi_pat *pat;
 	unsigned npat;
 	char **url_allow;     /* NULL-terminated */
@@ -47,10 +54,20 @@ struct phi_engine {
 	size_t max_body, max_findings, db_bytes;
 };
 
+/* A window of the text copied into the site buffer: text [t, t + len) at buffer offset b. */
+struct site_win {
+	uint32_t b, t, len;
+};
+
 struct phi_scratch {
 	const struct phi_engine *eng;
-	hs_scratch_t *hs;
+	hs_scratch_t *hs, *shs;
 	struct phi_dec dec;
+	/* site_scan: the windows around long digit runs, copied into one buffer */
+	char *sbuf;
+	size_t nsbuf, csbuf;
+	struct site_win *wins;
+	size_t nwins, cwins;
 	struct phi_hits hits;
 };
 
@@ -118,6 +135,8 @@ void phi_engine_free(struct phi_engine *eng)
 		return;
 	hs_free_scratch(eng->proto);
 	hs_free_database(eng->db);
+	hs_free_scratch(eng->sproto);
+	hs_free_database(eng->sdb);
 	free(eng->pat);
 	free_list(eng->url_allow);
 	free_list(eng->date_exempt);
@@ -129,12 +148,61 @@ size_t phi_engine_db_bytes(const struct phi_engine *eng)
 	return eng->db_bytes;
 }
 
+/* Compile exprs[0..n) (pattern ids in ids) into *db and a prototype scratch. Errors name the
+ * configuration list and index of the failing expression. */
+static int compile_db(const char **exprs, const unsigned *flags, const unsigned *ids, unsigned n,
+		      const struct phi_config *cfg, hs_database_t **db, hs_scratch_t **proto, struct err *e)
+{
+	hs_compile_error_t *cerr = NULL;
+
+	if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, db, &cerr) != HS_SUCCESS) {
+		long bad = cerr && cerr->expression >= 0 ? (long)ids[cerr->expression] : -1;
+		const char *msg = cerr && cerr->message ? cerr->message : "compile failed";
+		int rc;
+		if (bad >= 0 && (size_t)bad >= phi_n_builtin_patterns + cfg->n_mrn)
+			rc = err_set(e, -EINVAL, "phi: member_id_patterns[%zu]: %s",
+				     (size_t)bad - phi_n_builtin_patterns - cfg->n_mrn, msg);
+		else if (bad >= 0 && (size_t)bad >= phi_n_builtin_patterns)
+			rc = err_set(e, -EINVAL, "phi: mrn_patterns[%zu]: %s", (size_t)bad - phi_n_builtin_patterns, msg);
+		else
+			rc = err_set(e, -EINVAL, "phi: built-in pattern %ld: %s", bad, msg);
+		hs_free_compile_error(cerr);
+		*db = NULL;
+		return rc;
+	}
+	if (hs_alloc_scratch(*db, proto) != HS_SUCCESS)
+		return err_set(e, -ENOMEM, "phi: cannot allocate Vectorscan scratch");
+	return 0;
+}
+
+/* Should site pattern re go to the windowed database? Sets *k (its digit run) and *w (its
+ * maximum match width) when it should. */
+static bool site_windowed(const char *re, unsigned fl, unsigned *k, unsigned *w)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *cerr = NULL;
+	bool ok;
+
+	*k = hsre_digit_run(re);
+	if (*k == 0)
+		return false;
+	if (hs_expression_info(re, fl, &info, &cerr) != HS_SUCCESS) {
+		hs_free_compile_error(cerr);
+		return false; /* the main compile reports the error */
+	}
+	/* bounded and short: a window is the run plus the width either side */
+	ok = info->min_width > 0 && info->max_width != UINT_MAX && info->max_width <= PHI_SITE_MAX_WIDTH &&
+	     !info->unordered_matches && !info->matches_at_eod && !info->matches_only_at_eod;
+	*w = info->max_width;
+	free(info);
+	return ok;
+}
+
 int phi_engine_new(const struct phi_config *cfg, struct phi_engine **out, struct err *e)
 {
 	struct phi_engine *eng;
-	const char **exprs = NULL;
-	unsigned *flags = NULL, *ids = NULL;
-	hs_compile_error_t *cerr = NULL;
+	const char **exprs = NULL, **sexprs = NULL;
+	unsigned *flags = NULL, *ids = NULL, *sflags = NULL, *sids = NULL, nm = 0, ns = 0;
 	size_t n;
 	int rc = 0;
 
@@ -151,45 +219,64 @@ int phi_engine_new(const struct phi_config *cfg, struct phi_engine **out, struct
 	exprs = xcalloc(n, sizeof(*exprs));
 	flags = xcalloc(n, sizeof(*flags));
 	ids = xcalloc(n, sizeof(*ids));
+	sexprs = xcalloc(n, sizeof(*sexprs));
+	sflags = xcalloc(n, sizeof(*sflags));
+	sids = xcalloc(n, sizeof(*sids));
+	eng->site_k = UINT_MAX;
 	for (size_t i = 0; i < n; i++) {
-		ids[i] = (unsigned)i;
-		flags[i] = HS_FLAG_SOM_LEFTMOST;
+		const char *re;
+		unsigned fl = HS_FLAG_SOM_LEFTMOST, k, w;
 		if (i < phi_n_builtin_patterns) {
-			exprs[i] = phi_builtin_patterns[i].re;
-			flags[i] |= phi_builtin_patterns[i].flags;
+			re = phi_builtin_patterns[i].re;
+			fl |= phi_builtin_patterns[i].flags;
 			eng->pat[i] = (struct phi_pat){phi_builtin_patterns[i].check, phi_builtin_patterns[i].type};
 		} else if (i < phi_n_builtin_patterns + cfg->n_mrn) {
-			exprs[i] = cfg->mrn_patterns[i - phi_n_builtin_patterns];
+			re = cfg->mrn_patterns[i - phi_n_builtin_patterns];
 			eng->pat[i] = (struct phi_pat){phi_check_site, PHI_T_MRN};
 		} else {
-			exprs[i] = cfg->member_id_patterns[i - phi_n_builtin_patterns - cfg->n_mrn];
+			re = cfg->member_id_patterns[i - phi_n_builtin_patterns - cfg->n_mrn];
 			eng->pat[i] = (struct phi_pat){phi_check_site, PHI_T_MEMBER_ID};
 		}
-		if (!exprs[i]) {
+		if (!re) {
 			rc = err_set(e, -EINVAL, "phi: pattern %zu is NULL", i);
 			goto out;
 		}
+		if (i >= phi_n_builtin_patterns && hsre_has_anchor(re)) {
+			bool mrn = i < phi_n_builtin_patterns + cfg->n_mrn;
+			rc = err_set(e, -EINVAL, "phi: %s[%zu]: anchors (^ $ \\A \\z \\Z \\G) are not supported",
+				     mrn ? "mrn_patterns" : "member_id_patterns",
+				     i - phi_n_builtin_patterns - (mrn ? 0 : cfg->n_mrn));
+			goto out;
+		}
+		if (i >= phi_n_builtin_patterns && !cfg->no_site_windows && site_windowed(re, fl, &k, &w)) {
+			sexprs[ns] = re;
+			sflags[ns] = fl;
+			sids[ns++] = (unsigned)i;
+			k = k > 64 ? 64 : k; /* a smaller bound is still a bound */
+			if (k > w)
+				k = w;
+			eng->site_k = k < eng->site_k ? k : eng->site_k;
+			eng->site_w = w > eng->site_w ? w : eng->site_w;
+			/* a match reaches at most w - k bytes beyond its run, its assertions one more */
+			eng->site_m = w - k + 1 > eng->site_m ? w - k + 1 : eng->site_m;
+		} else {
+			exprs[nm] = re;
+			flags[nm] = fl;
+			ids[nm++] = (unsigned)i;
+		}
 	}
 	eng->npat = (unsigned)n;
-	if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &eng->db, &cerr) !=
-	    HS_SUCCESS) {
-		int bad = cerr ? cerr->expression : -1;
-		const char *msg = cerr && cerr->message ? cerr->message : "compile failed";
-		if (bad >= 0 && (size_t)bad >= phi_n_builtin_patterns + cfg->n_mrn)
-			rc = err_set(e, -EINVAL, "phi: member_id_patterns[%zu]: %s",
-				     (size_t)bad - phi_n_builtin_patterns - cfg->n_mrn, msg);
-		else if (bad >= 0 && (size_t)bad >= phi_n_builtin_patterns)
-			rc = err_set(e, -EINVAL, "phi: mrn_patterns[%zu]: %s", (size_t)bad - phi_n_builtin_patterns, msg);
-		else
-			rc = err_set(e, -EINVAL, "phi: built-in pattern %d: %s", bad, msg);
-		hs_free_compile_error(cerr);
+	rc = compile_db(exprs, flags, ids, nm, cfg, &eng->db, &eng->proto, e);
+	if (rc == 0 && ns)
+		rc = compile_db(sexprs, sflags, sids, ns, cfg, &eng->sdb, &eng->sproto, e);
+	if (rc < 0)
 		goto out;
-	}
-	if (hs_alloc_scratch(eng->db, &eng->proto) != HS_SUCCESS) {
-		rc = err_set(e, -ENOMEM, "phi: cannot allocate Vectorscan scratch");
-		goto out;
-	}
 	hs_database_size(eng->db, &eng->db_bytes);
+	if (eng->sdb) {
+		size_t b = 0;
+		hs_database_size(eng->sdb, &b);
+		eng->db_bytes += b;
+	}
 	eng->url_allow = copy_list(cfg->url_allow_prefixes, cfg->n_url_allow, true);
 	eng->date_exempt = copy_list(cfg->date_exempt_keys, cfg->n_date_exempt, false);
 	eng->types_mask = cfg->types_enabled_mask;
@@ -202,6 +289,9 @@ out:
 	free(exprs);
 	free(flags);
 	free(ids);
+	free(sexprs);
+	free(sflags);
+	free(sids);
 	phi_engine_free(eng);
 	return rc;
 }
@@ -211,7 +301,9 @@ struct phi_scratch *phi_scratch_new(const struct phi_engine *eng)
 	struct phi_scratch *s = xcalloc(1, sizeof(*s));
 
 	s->eng = eng;
-	if (hs_clone_scratch(eng->proto, &s->hs) != HS_SUCCESS) {
+	if (hs_clone_scratch(eng->proto, &s->hs) != HS_SUCCESS ||
+	    (eng->sproto && hs_clone_scratch(eng->sproto, &s->shs) != HS_SUCCESS)) {
+		hs_free_scratch(s->hs);
 		free(s);
 		return NULL;
 	}
@@ -223,6 +315,9 @@ void phi_scratch_free(struct phi_scratch *s)
 	if (!s)
 		return;
 	hs_free_scratch(s->hs);
+	hs_free_scratch(s->shs);
+	free(s->sbuf);
+	free(s->wins);
 	phi_dec_fini(&s->dec);
 	free(s->hits.v);
 	free(s);
@@ -285,6 +380,9 @@ struct scan_cb {
 	const struct phi_engine *eng;
 	struct phi_vctx vc;
 	struct phi_hits *hits;
+	size_t limit; /* matches ending after this offset are in the padding (PHI_DEC_PAD) */
+	struct phi_scratch *scr;
+	size_t win;   /* site_scan: the window the last match was in */
 	int err;
 };
 
@@ -323,10 +421,133 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	struct phi_hit h;
 
 	(void)flags;
+	if (to > cb->limit)
+		return 0;
 	cb->vc.type = p->type;
 	if (!p->check(&cb->vc, (size_t)from, (size_t)to, &h))
 		return 0;
 	return emit_hit(cb, &h);
+}
+
+/* The next run of at least k (1..64) consecutive digits at or after i: sets [*p, *q) and
+ * returns true, or false when there is none. Whole words of the digit bitmap are tested at
+ * once (bit j survives k-1 shifted ANDs only when bits j..j+k-1 are all set), so text
+ * without long digit runs costs a few operations per 64 bytes. */
+static bool next_digit_run(const struct phi_dec *d, size_t i, unsigned k, size_t *p, size_t *q)
+{
+	const uint64_t *dm = d->dm;
+	size_t n = d->n;
+
+	for (size_t w = i >> 6; w < d->nwords; w++) {
+		unsigned __int128 v = dm[w];
+		uint64_t r;
+		if (w + 1 < d->nwords)
+			v |= (unsigned __int128)dm[w + 1] << 64;
+		if (w == i >> 6)
+			v &= ~(unsigned __int128)0 << (i & 63);
+		for (unsigned have = 1; have < k;) {
+			unsigned step = have < k - have ? have : k - have;
+			v &= v >> step;
+			have += step;
+		}
+		r = (uint64_t)v;
+		if (!r)
+			continue;
+		size_t a = (w << 6) + (size_t)__builtin_ctzll(r), e = a;
+		if (a >= n)
+			return false;
+		while (a > i && (phi_cc[(unsigned char)d->t[a - 1]] & PHI_CC_DIG))
+			a--;
+		while (e < n && (phi_cc[(unsigned char)d->t[e]] & PHI_CC_DIG))
+			e++;
+		*p = a;
+		*q = e;
+		return true;
+	}
+	return false;
+}
+
+static int on_site_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+			 void *arg)
+{
+	struct scan_cb *cb = arg;
+	struct phi_scratch *s = cb->scr;
+	const struct site_win *w;
+
+	/* matches come in order of their end; none spans two windows (the gap is wider than a
+	 * match) and none ends in a gap (a match holds a digit) */
+	while (cb->win + 1 < s->nwins && to > s->wins[cb->win].b + s->wins[cb->win].len)
+		cb->win++;
+	w = &s->wins[cb->win];
+	if (from < w->b || to > w->b + w->len)
+		return 0;
+	return on_match(id, from - w->b + w->t, to - w->b + w->t, flags, arg);
+}
+
+static void site_add(struct phi_scratch *s, const char *t, size_t ws, size_t we, size_t gap)
+{
+	size_t need = s->nsbuf + (we - ws) + gap;
+
+	if (need > s->csbuf) {
+		s->csbuf = need * 2 > 4096 ? need * 2 : 4096;
+		s->sbuf = xrealloc(s->sbuf, s->csbuf);
+	}
+	if (s->nwins == s->cwins) {
+		s->cwins = s->cwins ? s->cwins * 2 : 16;
+		s->wins = xrealloc(s->wins, s->cwins * sizeof(*s->wins));
+	}
+	s->wins[s->nwins++] = (struct site_win){(uint32_t)s->nsbuf, (uint32_t)ws, (uint32_t)(we - ws)};
+	memcpy(s->sbuf + s->nsbuf, t + ws, we - ws);
+	memset(s->sbuf + s->nsbuf + (we - ws), 0, gap);
+	s->nsbuf = need;
+}
+
+/* The windowed site patterns (lib/hsre.h). A match of pattern P is at most w bytes wide and
+ * holds a run R of at least k digits (k >= site_k), so it starts at most w - k bytes before R
+ * and ends at most w - k bytes after it; \b at either end reads one byte further. A window of
+ * site_m = max(w - k) + 1 bytes either side of every maximal run of site_k or more digits
+ * therefore holds each match with every byte its assertions read (the patterns have no
+ * anchors), and overlapping windows are merged. The windows are copied into one buffer, each
+ * followed by a gap of NUL bytes wider than any match (no match joins two windows; the last gap
+ * is at least the PHI_DEC_PAD padding), and scanned in one call: the matches and their leftmost
+ * starts are those of a scan of the whole text (phi_test.c test_site_windows). */
+static int site_scan(const struct phi_engine *eng, struct phi_scratch *s, struct scan_cb *cb)
+{
+	const struct phi_dec *d = &s->dec;
+	size_t n = d->n, i = 0, ws = 0, we = 0, M = eng->site_m;
+	size_t gap = eng->site_w + 1;
+	bool open = false;
+
+	s->nsbuf = 0;
+	s->nwins = 0;
+	for (;;) {
+		size_t p = n, q = n, a = 0, b = 0;
+		bool more = next_digit_run(d, i, eng->site_k, &p, &q);
+		if (more) {
+			i = q;
+			a = p > M ? p - M : 0;
+			b = q + M < n ? q + M : n;
+			if (open && a <= we) {
+				we = b;
+				continue;
+			}
+		}
+		if (open)
+			site_add(s, d->t, ws, we, more ? gap : (gap > PHI_DEC_PAD ? gap : PHI_DEC_PAD));
+		if (!more)
+			break;
+		ws = a;
+		we = b;
+		open = true;
+	}
+	if (!s->nwins)
+		return 0;
+	cb->win = 0;
+	cb->scr = s;
+	hs_error_t hr = hs_scan(eng->sdb, s->sbuf, (unsigned)s->nsbuf, 0, s->shs, on_site_match, cb);
+	if (cb->err)
+		return cb->err;
+	return hr == HS_SUCCESS ? 0 : -EIO;
 }
 
 /* FHIR path rules (research/phi.md §4.2 item 5): values of these JSON members are identifying
@@ -441,7 +662,9 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 	cb.vc.url_allow = (const char *const *)eng->url_allow;
 	cb.vc.date_exempt = (const char *const *)eng->date_exempt;
 	if (s->dec.n) {
-		hs_error_t hr = hs_scan(eng->db, s->dec.t, (unsigned)s->dec.n, 0, s->hs, on_match, &cb);
+		/* over the padding too (PHI_DEC_PAD: a Vectorscan 5.4.9 end-of-buffer bug) */
+		cb.limit = s->dec.n;
+		hs_error_t hr = hs_scan(eng->db, s->dec.t, (unsigned)(s->dec.n + PHI_DEC_PAD), 0, s->hs, on_match, &cb);
 		if (cb.err)
 			return err_set(e, cb.err, "phi: more than %zu candidate findings", s->hits.max);
 		if (hr != HS_SUCCESS)
@@ -449,8 +672,15 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 	}
 	if (s->dec.kind == PHI_BODY_JSON && path_hits(eng, &s->dec, &s->hits) < 0)
 		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
-	/* one token pass: digit/alnum-shaped identifiers and the patient's own identifiers */
 	phi_dec_bitmaps(&s->dec);
+	if (eng->sdb && s->dec.n) {
+		rc = site_scan(eng, s, &cb);
+		if (rc == -EIO)
+			return err_set(e, rc, "phi: Vectorscan scan failed");
+		if (rc)
+			return err_set(e, rc, "phi: more than %zu candidate findings", s->hits.max);
+	}
+	/* one token pass: digit/alnum-shaped identifiers and the patient's own identifiers */
 	rc = phi_token_scan(ctx, &cb.vc, emit_hit, &cb, &s->hits);
 	if (rc != 0 || cb.err)
 		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);

@@ -107,6 +107,9 @@ struct phi_config {
 	uint32_t known_types_mask;   /* known-patient findings reported; default ALL */
 	size_t max_body;             /* larger bodies are refused with -E2BIG (default 16 MiB) */
 	size_t max_findings;         /* more findings fail with -E2BIG (default 1,000,000) */
+	/* Tests and benchmarks: scan every site pattern over the whole text instead of only
+	 * around long digit runs (phi.c site_scan). The findings are the same either way. */
+	bool no_site_windows;
 };
 
 struct phi_engine;

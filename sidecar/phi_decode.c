@@ -739,6 +739,9 @@ int phi_decode(struct phi_dec *d, const char *body, size_t len, enum phi_body ki
 	} else {
 		decode_text(d, body, len);
 	}
+	/* PHI_DEC_PAD zero bytes after the text (not part of it): Vectorscan scans run into them */
+	dec_reserve_t(d, PHI_DEC_PAD);
+	memset(d->t + d->n, 0, PHI_DEC_PAD);
 	return 0;
 }
 

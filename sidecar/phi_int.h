@@ -31,6 +31,16 @@ struct phi_run {
 	uint32_t d, r, dlen, rlen;  /* dlen == rlen: linear; otherwise atomic */
 };
 
+/* Zero bytes kept after the scan text (t[n .. n + PHI_DEC_PAD)). Vectorscan 5.4.9 (Debian 12)
+ * misses some matches that end within the last ~32 bytes of a buffer, depending on the
+ * buffer's length and alignment: IPv6 addresses, "Mrs. A", "92 y/o", street names at the end
+ * of a body, found by scanning every corpus body with and without a prefix
+ * (phi_test.c test_vectorscan_buffer_end). Every scan therefore runs over the padding too and
+ * drops matches that end inside it; with 64 bytes no difference remains on 67k bodies. NUL
+ * cannot extend a match the unpadded text lacks a byte for: it is not a word byte (\b reads
+ * the same as at the end of the buffer) and site patterns may not use anchors. */
+#define PHI_DEC_PAD 64
+
 /* Decoder state; lives in the scratch and is reused across scans. */
 struct phi_dec {
 	char *t;
@@ -140,6 +150,9 @@ bool phi_mbi_valid(const char *s, size_t n);
 bool phi_date_valid(int y, int m, int d);
 /* Is url (no surrounding text) on the allow list? prefixes are lowercase, scheme-less. */
 bool phi_url_allowed(const char *url, size_t n, const char *const *extra);
+
+/* Site patterns wider than this stay in the main database (phi.c site_scan). */
+#define PHI_SITE_MAX_WIDTH 256u
 
 /* --- known identifiers (phi_known.c) --------------------------------------------------------- */
 
