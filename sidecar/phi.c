@@ -68,6 +68,8 @@ struct phi_scratch {
 	size_t nsbuf, csbuf;
 	struct site_win *wins;
 	size_t nwins, cwins;
+	struct phi_hit *tmp; /* merge_hits: the sort's second buffer */
+	size_t ctmp;
 	struct phi_hits hits;
 };
 
@@ -318,6 +320,7 @@ void phi_scratch_free(struct phi_scratch *s)
 	hs_free_scratch(s->shs);
 	free(s->sbuf);
 	free(s->wins);
+	free(s->tmp);
 	phi_dec_fini(&s->dec);
 	free(s->hits.v);
 	free(s);
@@ -592,29 +595,74 @@ static int path_hits(const struct phi_engine *eng, const struct phi_dec *d, stru
 	return 0;
 }
 
-static int hit_cmp(const void *a, const void *b)
+/* Order of hits: start, then longer first, then type, then known before pattern. */
+static inline bool hit_before(const struct phi_hit *x, const struct phi_hit *y)
 {
-	const struct phi_hit *x = a, *y = b;
-
 	if (x->s != y->s)
-		return x->s < y->s ? -1 : 1;
+		return x->s < y->s;
 	if (x->e != y->e)
-		return x->e > y->e ? -1 : 1;
+		return x->e > y->e;
 	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	return (int)y->source - (int)x->source;
+		return x->type < y->type;
+	return x->source > y->source;
+}
+
+/* Sort h->v by hit_before. The detectors each emit in (nearly) ascending order, so the list is
+ * a few long ascending runs: a bottom-up natural merge sort takes O(n log runs) and does not
+ * call a comparator through a pointer (qsort did, at ~0.4 ns per scanned byte). Stable. */
+static void sort_hits(struct phi_hits *h, struct phi_hit **tmp, size_t *ctmp)
+{
+	size_t n = h->n;
+	struct phi_hit *a = h->v, *b;
+
+	if (n < 2)
+		return;
+	if (*ctmp < n) {
+		*ctmp = n;
+		*tmp = xrealloc(*tmp, n * sizeof(**tmp));
+	}
+	b = *tmp;
+	for (;;) {
+		size_t runs = 0, i = 0;
+		while (i < n) {
+			/* run 1: [i, m), run 2: [m, e) */
+			size_t m = i + 1, e;
+			while (m < n && !hit_before(&a[m], &a[m - 1]))
+				m++;
+			e = m < n ? m + 1 : n;
+			while (e < n && !hit_before(&a[e], &a[e - 1]))
+				e++;
+			size_t x = i, y = m, o = i;
+			while (x < m && y < e)
+				b[o++] = hit_before(&a[y], &a[x]) ? a[y++] : a[x++];
+			while (x < m)
+				b[o++] = a[x++];
+			while (y < e)
+				b[o++] = a[y++];
+			runs++;
+			i = e;
+		}
+		struct phi_hit *t = a;
+		a = b;
+		b = t;
+		if (runs == 1)
+			break;
+	}
+	if (a != h->v) {
+		memcpy(h->v, a, n * sizeof(*a));
+	}
 }
 
 /* Sort, drop unwanted known hits, merge overlapping hits of one type. */
-static void merge_hits(const struct phi_engine *eng, const struct phi_dec *d, struct phi_hits *h)
+static void merge_hits(const struct phi_engine *eng, const struct phi_dec *d, struct phi_hits *h,
+		       struct phi_hit **tmp, size_t *ctmp)
 {
 	long last[PHI_T__COUNT];
 	size_t k = 0;
 
 	for (int t = 0; t < PHI_T__COUNT; t++)
 		last[t] = -1;
-	if (h->n > 1)
-		qsort(h->v, h->n, sizeof(*h->v), hit_cmp);
+	sort_hits(h, tmp, ctmp);
 	for (size_t i = 0; i < h->n; i++) {
 		struct phi_hit x = h->v[i];
 		if (!hit_wanted(eng, d, &x))
@@ -691,7 +739,7 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 		if (rc != 0 || cb.err)
 			return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	}
-	merge_hits(eng, &s->dec, &s->hits);
+	merge_hits(eng, &s->dec, &s->hits, &s->tmp, &s->ctmp);
 	for (size_t i = 0; i < s->hits.n; i++) {
 		const struct phi_hit *h = &s->hits.v[i];
 		struct phi_finding f;

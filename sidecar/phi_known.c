@@ -114,7 +114,9 @@ struct phi_context {
 	uint8_t first[256];         /* first byte of word keys */
 	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
 	uint8_t pair[1024 / 8];     /* (first byte, second byte or 0) of word keys, 5 bits each */
+	uint8_t tri[32768 / 8];     /* first three bytes of word keys that start with three letters */
 	uint8_t idpref[4096 / 8];   /* hashed 3-character prefixes of identifier keys */
+	uint8_t id2[1296 / 8];      /* their first two characters (idx36 pairs) */
 };
 
 /* --- folding and tokenising ----------------------------------------------------------------- */
@@ -992,6 +994,14 @@ static inline unsigned pair_index(char c0, char c1)
 	return ((unsigned)(c0 & 31) << 5) | (unsigned)(c1 & 31);
 }
 
+/* Trigram filter of the word pass, for tokens that start with three ASCII letters: such a
+ * token can only equal a key whose first token has the same three letters (case folds to the
+ * same five bits). */
+static inline unsigned tri_index(char c0, char c1, char c2)
+{
+	return ((unsigned)(c0 & 31) << 10) | ((unsigned)(c1 & 31) << 5) | (unsigned)(c2 & 31);
+}
+
 static unsigned wkey(unsigned char c0, unsigned char c1, size_t len)
 {
 	return ((c0 * 31u + c1) * 64u + (unsigned)(len & 63)) * 2654435761u >> 20;
@@ -1081,10 +1091,18 @@ int phi_context_from_tree(const cJSON *root, struct phi_context **out, struct er
 			ctx->wbloom[wk >> 3] |= (uint8_t)(1u << (wk & 7));
 			unsigned pi = pair_index(x->s[0], x->flen > 1 ? x->s[1] : 0);
 			ctx->pair[pi >> 3] |= (uint8_t)(1u << (pi & 7));
+			if (x->flen >= 3 && isalp(x->s[0]) && isalp(x->s[1]) && isalp(x->s[2])) {
+				unsigned ti = tri_index(x->s[0], x->s[1], x->s[2]);
+				ctx->tri[ti >> 3] |= (uint8_t)(1u << (ti & 7));
+			}
 		} else {
 			ctx->ids[ctx->nids++] = ctx->nent;
-			if (x->len >= 3)
+			if (x->len >= 3) {
 				pref_set(ctx->idpref, x->s);
+				unsigned i2 = (unsigned)(idx36(x->s[0]) * 36 + idx36(x->s[1]));
+				if (idx36(x->s[0]) >= 0 && idx36(x->s[1]) >= 0)
+					ctx->id2[i2 >> 3] |= (uint8_t)(1u << (i2 & 7));
+			}
 		}
 		ctx->nent++;
 	}
@@ -1325,6 +1343,19 @@ static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t
 	size_t q = 0, dq = 0, i = p, zz = 0;
 	bool lead = true;
 
+	/* the first two characters, read the same way, must start a key; a leading zero may be
+	 * stripped, so it goes on to the full test */
+	if (p < n && t[p] != '0') {
+		size_t j = p + 1;
+		int a = idx36(lc(t[p])), b;
+		while (j < n && is_join(t[j]))
+			j++;
+		if (j >= n || a < 0 || (b = idx36(lc(t[j]))) < 0)
+			return false;
+		unsigned i2 = (unsigned)(a * 36 + b);
+		if (!(ctx->id2[i2 >> 3] & (1u << (i2 & 7))))
+			return false;
+	}
 	while (i < n && (q < 3 || dq < 3)) {
 		char c = t[i];
 		if (isaln(c)) {
@@ -1784,6 +1815,18 @@ static void names_sort(struct nlist *l)
 	}
 }
 
+/* Does a separator the shape cutter joins groups with (phi_valid.c shape_run: one of "-./: )("
+ * or ") " / " (") and a digit follow position te? */
+static inline bool shape_sep_digit(const char *t, size_t n, size_t te)
+{
+	if (te + 1 >= n)
+		return false;
+	char a = t[te], b = t[te + 1];
+	if ((a == ')' && b == ' ') || (a == ' ' && b == '('))
+		return te + 2 < n && isdig(t[te + 2]);
+	return (a == '-' || a == '.' || a == '/' || a == ':' || a == ' ' || a == ')' || a == '(') && isdig(b);
+}
+
 /* Two passes over the tokens of the scan text (a token: a run of word bytes, apostrophes
  * between word bytes joining):
  *   1. the digit pass jumps from digit to digit on the digit bitmap and handles every token
@@ -1816,7 +1859,10 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 		/* digit- and alnum-shaped identifiers */
 		if (!high && !apos) {
 			if (!alpha) {
-				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_'))
+				/* one group of at most four digits that no separator and digit follow
+				 * fits no shape (phi_valid.c shape_windows): most doses, times, counts */
+				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_') &&
+				    (te - ts > 4 || shape_sep_digit(t, n, te)))
 					shape_until = phi_shape_digits(vc, ts, emit, arg, &rc);
 			} else if (te - ts == 17 || te - ts == 11 || te - ts == 4) {
 				phi_shape_alnum(vc, ts, te, emit, arg, &rc);
@@ -1859,6 +1905,12 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 					 * first alone for a one-byte token) */
 					unsigned pi = pair_index((char)c0, phi_cc[c1] & PHI_CC_WORD ? (char)c1 : 0);
 					if (!(ctx->pair[pi >> 3] & (1u << (pi & 7))))
+						continue;
+					/* three letters: the trigram decides */
+					unsigned char c2 = ts + 2 < n ? (unsigned char)t[ts + 2] : 0;
+					unsigned ti = tri_index((char)c0, (char)c1, (char)c2);
+					if ((phi_cc[c0] & PHI_CC_ALPHA) && (phi_cc[c1] & PHI_CC_ALPHA) &&
+					    (phi_cc[c2] & PHI_CC_ALPHA) && !(ctx->tri[ti >> 3] & (1u << (ti & 7))))
 						continue;
 				}
 				if (ts >= 2 && t[ts - 1] == '\'' && isword(t[ts - 2]))
