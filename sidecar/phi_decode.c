@@ -34,6 +34,29 @@ const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_
 static const uint8_t json_special[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['&'] = 1, ['%'] = 1,
 					  [0x80 ... 0xff] = 1};
 
+/* First index >= i of a json_special byte, or len. 16 bytes at a time with SSE2: a signed
+ * compare below 0x20 catches control characters and every non-ASCII byte at once. */
+static inline size_t special_next(const char *raw, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+	const __m128i lim = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+		      amp = _mm_set1_epi8('&'), pct = _mm_set1_epi8('%');
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(raw + i));
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
+					 _mm_or_si128(_mm_cmpeq_epi8(v, bs),
+						      _mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, pct))));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits)
+			return i + (size_t)__builtin_ctz(bits);
+		i += 16;
+	}
+#endif
+	while (i < len && !json_special[(unsigned char)raw[i]])
+		i++;
+	return i;
+}
+
 void phi_dec_fini(struct phi_dec *d)
 {
 	free(d->am);
@@ -385,8 +408,7 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 
 	start = i;
 	for (;;) {
-		while (i < len && !json_special[(unsigned char)raw[i]])
-			i++;
+		i = special_next(raw, i, len);
 		if (i >= len)
 			return -1;
 		unsigned char c = (unsigned char)raw[i];
