@@ -22,7 +22,7 @@
 static size_t class_end(const char *re, size_t i, bool *digits)
 {
 	size_t j = i + 1;
-	bool only = true, any = false;
+	bool only = true, any = false, single = false; /* single: the last member was one byte */
 
 	if (re[j] == '^') {
 		only = false;
@@ -30,6 +30,7 @@ static size_t class_end(const char *re, size_t i, bool *digits)
 	}
 	if (re[j] == ']') { /* a leading ']' is a member */
 		only = false;
+		single = true;
 		j++;
 	}
 	while (re[j] && re[j] != ']') {
@@ -40,6 +41,7 @@ static size_t class_end(const char *re, size_t i, bool *digits)
 			if (re[j + 1] != 'd')
 				only = false;
 			any = true;
+			single = false; /* "[\\d-9]": the '-' after an escape is a member */
 			j += 2;
 			continue;
 		}
@@ -50,19 +52,22 @@ static size_t class_end(const char *re, size_t i, bool *digits)
 			if (strncmp(re + j, "[:digit:]", 9) != 0)
 				only = false;
 			any = true;
+			single = false;
 			j = (size_t)(e - re) + 2;
 			continue;
 		}
-		if (c == '-' && any && re[j + 1] && re[j + 1] != ']') {
+		if (c == '-' && single && re[j + 1] && re[j + 1] != ']') {
 			/* a range: both ends must be digits (the low end was checked as a member) */
 			if (!(re[j + 1] >= '0' && re[j + 1] <= '9'))
 				only = false;
+			single = false; /* "[0-7-9]": a '-' after a range is a member */
 			j += 2;
 			continue;
 		}
 		if (!(c >= '0' && c <= '9'))
 			only = false;
 		any = true;
+		single = true;
 		j++;
 	}
 	if (re[j] != ']')

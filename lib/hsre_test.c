@@ -38,6 +38,9 @@ static void test_digit_run(void **state)
 		{"[0-9a-f]{8}", 0},        /* a class with letters */
 		{"[0-]{8}", 0},
 		{"[+-9]{8}", 0},           /* a range from a non-digit */
+		{"[0-7-9]{8}", 0},         /* a '-' after a range is a member (found by lib/hsre_fuzz.c) */
+		{"[\\d-9]{8}", 0},         /* ... and after an escape */
+		{"[0-79]{8}", 8},
 		{"\\w{8}", 0},
 		{"\\x30{8}", 0},           /* escapes the analysis does not read */
 		{"\\Q123\\E", 0},

@@ -718,6 +718,8 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 		if (hr != HS_SUCCESS)
 			return err_set(e, -EIO, "phi: Vectorscan scan failed (%d)", (int)hr);
 	}
+	if (s->dec.n && phi_ipv6_scan(&cb.vc, emit_hit, &cb) != 0)
+		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	if (s->dec.kind == PHI_BODY_JSON && path_hits(eng, &s->dec, &s->hits) < 0)
 		return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	phi_dec_bitmaps(&s->dec);

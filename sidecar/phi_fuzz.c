@@ -2,7 +2,8 @@
  * Input: first byte selects the mode — 'j' JSON body, 't' text, 'f' form, 'C' the rest is a
  * context JSON (scanned against a fixed body); anything else: JSON body. Checks the
  * invariants the sidecar relies on: findings sorted, inside the body, non-empty; redaction
- * succeeds; a body scanned as JSON stays JSON after redaction. */
+ * succeeds; a body scanned as JSON stays JSON after redaction; the site patterns scanned in
+ * windows around digit runs (phi.c site_scan) find what a scan of the whole text finds. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct phi_engine *eng;
-static struct phi_scratch *scr;
+static struct phi_engine *eng, *eng_whole;
+static struct phi_scratch *scr, *scr_whole;
 static struct phi_context *ctx;
 
 static void init(void)
 {
-	static const char *const mrn[] = {"MRN[0-9]{8}"};
+	static const char *const mrn[] = {"MRN[0-9]{8}", "\\bID-?[0-9]{6,8}\\b", "[A-Z]{2}[0-9]{3}.?[0-9]{4}"};
 	static const char patient[] =
 		"{\"resourceType\":\"Patient\",\"id\":\"pt4711x\",\"name\":[{\"family\":\"O'Brien-M\\u00fcller\","
 		"\"given\":[\"Ren\\u00e9e\",\"Li\"]}],\"birthDate\":\"1941-03-03\",\"telecom\":[{\"system\":\"phone\","
@@ -33,9 +34,12 @@ static void init(void)
 
 	phi_config_init(&cfg);
 	cfg.mrn_patterns = mrn;
-	cfg.n_mrn = 1;
+	cfg.n_mrn = sizeof(mrn) / sizeof(mrn[0]);
 	cfg.max_findings = 100000;
-	if (phi_engine_new(&cfg, &eng, &e) != 0 || !(scr = phi_scratch_new(eng)) ||
+	if (phi_engine_new(&cfg, &eng, &e) != 0 || !(scr = phi_scratch_new(eng)))
+		abort();
+	cfg.no_site_windows = true;
+	if (phi_engine_new(&cfg, &eng_whole, &e) != 0 || !(scr_whole = phi_scratch_new(eng_whole)) ||
 	    phi_context_from_patient_json(patient, sizeof(patient) - 1, &ctx, &e) != 0)
 		abort();
 }
@@ -57,6 +61,14 @@ static void check(const char *body, size_t len, enum phi_body kind, const struct
 		if (f.v[i].tok_start > f.v[i].start || f.v[i].tok_end < f.v[i].end)
 			abort();
 	}
+	struct phi_findings g;
+	phi_findings_init(&g, 0);
+	if (phi_scan(eng_whole, scr_whole, c, body, len, kind, &g, &e) != 0 || g.n != f.n)
+		abort(); /* windowed and whole-text site scans disagree */
+	for (size_t i = 0; i < f.n; i++)
+		if (g.v[i].start != f.v[i].start || g.v[i].end != f.v[i].end || g.v[i].type != f.v[i].type)
+			abort();
+	phi_findings_fini(&g);
 	buf_init(&out, len * 8 + 4096);
 	if (phi_redact(body, len, &f, &out, &e) != 0)
 		abort();

@@ -129,6 +129,9 @@ int phi_shape_scan(struct phi_vctx *vc, phi_emit_fn emit, void *arg);
 size_t phi_shape_digits(struct phi_vctx *vc, size_t ts, phi_emit_fn emit, void *arg, int *rc);
 void phi_shape_alnum(struct phi_vctx *vc, size_t ts, size_t te, phi_emit_fn emit, void *arg, int *rc);
 
+/* IPv6 addresses (candidates from the colons, check_ipv6 confirms); each hit goes to emit. */
+int phi_ipv6_scan(struct phi_vctx *vc, phi_emit_fn emit, void *arg);
+
 extern const struct phi_pattern phi_builtin_patterns[];
 extern const size_t phi_n_builtin_patterns;
 /* Validator used for site MRN / member-id patterns: a match must not touch an alnum byte. */

@@ -444,6 +444,37 @@ static void test_vectorscan_buffer_end(void **state)
 	phi_engine_free(e0);
 }
 
+/* IPv6 is found by phi_ipv6_scan, not Vectorscan: in this body (a fuzzer's) Vectorscan 5.4.9
+ * reported the address when the expression was compiled alone but not in the built-in
+ * database without site patterns. */
+static void test_ipv6_scan(void **state)
+{
+	static const char body[] =
+		"{\"mode6!7) 555-0199, MRN12345678, http://x.example/a, 10.0.0.1, 2001:"
+		"db8::1, 92-ymsarold, Boston, MA 02134\"}],\"ssn\":123456789,\"phone(61"
+		"7) 555m0199, MRN12345678, h\377\377\006\225//x.example/a, 10.0.0.1, 20"
+		"01:db8::1` 92-year-old, Boston, MA 02134\"s,\"]}sexample/a, 10.0.0.1, "
+		"2001:dbA::1, 92-year-old, Bos:30:htZ\"}";
+	struct phi_engine *e0 = site_engine(NULL, 0, false);
+	struct phi_scratch *s0 = phi_scratch_new(e0);
+	const char *p = strstr(body, "2001:db8::1,");
+	size_t at = (size_t)(p - body);
+	bool found = false;
+	struct err e;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(phi_scan(e0, s0, NULL, body, sizeof(body) - 1, PHI_BODY_JSON, &F, &e), 0);
+	for (size_t i = 0; i < F.n; i++)
+		found |= F.v[i].type == PHI_T_IP && F.v[i].start == at && F.v[i].end == at + 11;
+	assert_true(found);
+	expect("host fe80::1ff:fe23:4567:890a up", "fe80::1ff:fe23:4567:890a", PHI_T_IP);
+	expect("from 2001:db8:85a3:0:0:8a2e:370:7334.", "2001:db8:85a3:0:0:8a2e:370:7334", PHI_T_IP);
+	expect_none("at 10:30:00 and 12:45, ratio 1:2:3, urn:oid:1.2.840, abc::def::ghi");
+	phi_scratch_free(s0);
+	phi_engine_free(e0);
+}
+
 /* Forms the independent corpus (fixtures/phi_indep) showed missing, with their look-alikes. */
 static void test_indep_forms(void **state)
 {
@@ -828,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_site_patterns),
 		cmocka_unit_test(test_site_windows),
 		cmocka_unit_test(test_vectorscan_buffer_end),
+		cmocka_unit_test(test_ipv6_scan),
 		cmocka_unit_test(test_clinical_codes_not_phi),
 		cmocka_unit_test(test_title_names_and_streets),
 		cmocka_unit_test(test_json_escapes_offsets),
