@@ -114,7 +114,6 @@ struct phi_context {
 	uint8_t first[256];         /* first byte of word keys */
 	uint8_t wbloom[4096 / 8];   /* (first byte, second byte, length) of word keys */
 	uint8_t pair[1024 / 8];     /* (first byte, second byte or 0) of word keys, 5 bits each */
-	uint8_t tri[32768 / 8];     /* first three bytes of word keys that start with three letters */
 	uint8_t idpref[4096 / 8];   /* hashed 3-character prefixes of identifier keys */
 	uint8_t id2[1296 / 8];      /* their first two characters (idx36 pairs) */
 };
@@ -994,14 +993,6 @@ static inline unsigned pair_index(char c0, char c1)
 	return ((unsigned)(c0 & 31) << 5) | (unsigned)(c1 & 31);
 }
 
-/* Trigram filter of the word pass, for tokens that start with three ASCII letters: such a
- * token can only equal a key whose first token has the same three letters (case folds to the
- * same five bits). */
-static inline unsigned tri_index(char c0, char c1, char c2)
-{
-	return ((unsigned)(c0 & 31) << 10) | ((unsigned)(c1 & 31) << 5) | (unsigned)(c2 & 31);
-}
-
 static unsigned wkey(unsigned char c0, unsigned char c1, size_t len)
 {
 	return ((c0 * 31u + c1) * 64u + (unsigned)(len & 63)) * 2654435761u >> 20;
@@ -1091,10 +1082,6 @@ int phi_context_from_tree(const cJSON *root, struct phi_context **out, struct er
 			ctx->wbloom[wk >> 3] |= (uint8_t)(1u << (wk & 7));
 			unsigned pi = pair_index(x->s[0], x->flen > 1 ? x->s[1] : 0);
 			ctx->pair[pi >> 3] |= (uint8_t)(1u << (pi & 7));
-			if (x->flen >= 3 && isalp(x->s[0]) && isalp(x->s[1]) && isalp(x->s[2])) {
-				unsigned ti = tri_index(x->s[0], x->s[1], x->s[2]);
-				ctx->tri[ti >> 3] |= (uint8_t)(1u << (ti & 7));
-			}
 		} else {
 			ctx->ids[ctx->nids++] = ctx->nent;
 			if (x->len >= 3) {
@@ -1905,12 +1892,6 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 					 * first alone for a one-byte token) */
 					unsigned pi = pair_index((char)c0, phi_cc[c1] & PHI_CC_WORD ? (char)c1 : 0);
 					if (!(ctx->pair[pi >> 3] & (1u << (pi & 7))))
-						continue;
-					/* three letters: the trigram decides */
-					unsigned char c2 = ts + 2 < n ? (unsigned char)t[ts + 2] : 0;
-					unsigned ti = tri_index((char)c0, (char)c1, (char)c2);
-					if ((phi_cc[c0] & PHI_CC_ALPHA) && (phi_cc[c1] & PHI_CC_ALPHA) &&
-					    (phi_cc[c2] & PHI_CC_ALPHA) && !(ctx->tri[ti >> 3] & (1u << (ti & 7))))
 						continue;
 				}
 				if (ts >= 2 && t[ts - 1] == '\'' && isword(t[ts - 2]))
