@@ -696,6 +696,8 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 		return err_set(e, -EINVAL, "phi: scratch belongs to another engine");
 	if (len > eng->max_body)
 		return err_set(e, -E2BIG, "phi: body of %zu bytes exceeds the %zu-byte limit", len, eng->max_body);
+	if (ctx)
+		phi_context_prefetch(ctx);
 	rc = phi_decode(&s->dec, body ? body : "", len, kind);
 	if (rc < 0)
 		return err_set(e, rc, "phi: body too large to decode");

@@ -163,6 +163,10 @@ bool phi_url_allowed(const char *url, size_t n, const char *const *extra);
  * not NULL, the context's identifiers into out. */
 int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_fn emit, void *arg,
 		   struct phi_hits *out);
+/* Ask the CPU to load the context's memory block (at most 16 KB) into the cache: a context
+ * built a while ago is cold, and the token pass probes its filters at random. phi_scan calls
+ * it before decoding, so the loads overlap the decoder's work. */
+void phi_context_prefetch(const struct phi_context *ctx);
 /* Is (y,m,d) one of the patient's dates? y < 100 compares the two-digit year. */
 bool phi_known_date(const struct phi_context *ctx, int y, int m, int d);
 /* Is the normalised (lower-case) email one of the patient's? */

@@ -1129,6 +1129,15 @@ void phi_context_free(struct phi_context *ctx)
 	free(ctx);
 }
 
+void phi_context_prefetch(const struct phi_context *ctx)
+{
+	const char *p = (const char *)ctx;
+	size_t n = ctx->total < 16384 ? ctx->total : 16384;
+
+	for (size_t off = 0; off < n; off += 64)
+		__builtin_prefetch(p + off, 0, 3);
+}
+
 size_t phi_context_size(const struct phi_context *ctx)
 {
 	return ctx ? ctx->nent + ctx->ndates + ctx->nemails : 0;
