@@ -61,6 +61,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,7 @@ struct builder {
 	size_t nemails;
 	uint32_t initials, finitials;
 	int err;
+	struct toks *tk; /* tokeniser scratch, reused by every add_*; wiped once in builder_fini */
 };
 
 static void wipe_free(char *p, size_t n)
@@ -500,6 +502,15 @@ struct toks {
 	size_t rs[TOKS_MAX], re[TOKS_MAX];
 };
 
+/* The builder's tokeniser scratch (allocated on first use). It holds folded name and address
+ * words between calls, so it is wiped with the builder, never left behind. */
+static struct toks *b_toks(struct builder *b)
+{
+	if (!b->tk)
+		b->tk = xmalloc(sizeof(*b->tk));
+	return b->tk;
+}
+
 /* Tokenise and fold s; address: USPS folding. Returns the number of tokens. */
 static size_t tokenize(const char *s, size_t n, bool address, struct toks *t)
 {
@@ -540,20 +551,66 @@ static size_t join(const struct toks *t, size_t a, size_t b, char *out, size_t *
 	return k;
 }
 
+/* common_words sorted once (by length, then bytes) for a binary search: the list has ~360
+ * entries and every name and address word of every context is looked up in it. */
+static const char *common_sorted[sizeof(common_words) / sizeof(common_words[0])];
+static size_t common_n;
+static pthread_once_t common_once = PTHREAD_ONCE_INIT;
+
+static int cmp_word(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return an < bn ? -1 : 1;
+	return memcmp(a, b, an);
+}
+
+static int common_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+
+	return cmp_word(x, strlen(x), y, strlen(y));
+}
+
+static void common_sort(void)
+{
+	for (const char *const *p = common_words; *p; p++)
+		common_sorted[common_n++] = *p;
+	qsort(common_sorted, common_n, sizeof(common_sorted[0]), common_cmp);
+}
+
+static bool is_common_word(const char *s, size_t n)
+{
+	size_t lo = 0, hi;
+
+	pthread_once(&common_once, common_sort);
+	hi = common_n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = cmp_word(common_sorted[mid], strlen(common_sorted[mid]), s, n);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int name_strength(const char *s, size_t n, bool alone)
 {
 	if (n < 2 || (!alone && in_list(particles, s, n)))
 		return ST_WEAK;
 	if (n == 2)
-		return in_list(common_words, s, n) ? ST_WEAK : ST_SHORT;
-	if (in_list(common_words, s, n))
+		return is_common_word(s, n) ? ST_WEAK : ST_SHORT;
+	if (is_common_word(s, n))
 		return ST_CAPS;
 	return ST_STRONG;
 }
 
 static void add_name_string(struct builder *b, const char *s, bool given)
 {
-	struct toks *t = xmalloc(sizeof(*t));
+	struct toks *t = b_toks(b);
 	size_t n = tokenize(s, strlen(s), false, t), kept = 0;
 	/* "Le", "Al", "Van" as a whole name are names, not particles */
 	bool alone = n == 1;
@@ -592,9 +649,7 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 	/* compound and hyphenated names written as one word: "vanderberg", "smithjones" */
 	if (kept > 1 && jl >= 5 && jl <= KMAX_TOKEN)
 		b_add(b, joined, jl, jl, PHI_T_NAME, K_WORDS, 1, 1, ST_STRONG, 0, 0, 0);
-	sodium_memzero(joined, sizeof(joined));
-	sodium_memzero(t, sizeof(*t));
-	free(t);
+	sodium_memzero(joined, jl);
 }
 
 static void add_human_name(struct builder *b, const cJSON *hn)
@@ -733,7 +788,7 @@ static void add_address(struct builder *b, const cJSON *ad)
 
 	if (!cJSON_IsObject(ad))
 		return;
-	t = xmalloc(sizeof(*t));
+	t = b_toks(b);
 	x = cJSON_GetObjectItemCaseSensitive(ad, "line");
 	cJSON_ArrayForEach(x, x)
 	{
@@ -759,7 +814,7 @@ static void add_address(struct builder *b, const cJSON *ad)
 		if (n == 1) {
 			const char *w = t->buf + t->off[0];
 			size_t l = t->len[0];
-			int st = l <= 3 || in_list(common_words, w, l) ? ST_CAPS : ST_STRONG;
+			int st = l <= 3 || is_common_word(w, l) ? ST_CAPS : ST_STRONG;
 			add_words(b, t, 0, 1, PHI_T_CITY, 1, st, false);
 		} else if (n > 1) {
 			add_words(b, t, 0, n, PHI_T_CITY, (int)n, ST_STRONG, false);
@@ -779,8 +834,6 @@ static void add_address(struct builder *b, const cJSON *ad)
 		}
 		sodium_memzero(dg, sizeof(dg));
 	}
-	sodium_memzero(t, sizeof(*t));
-	free(t);
 }
 
 static void add_telecom(struct builder *b, const cJSON *arr)
@@ -874,12 +927,10 @@ static void add_person(struct builder *b, const cJSON *r)
 		/* a letters-only logical id (FHIR R4 id: [A-Za-z0-9-.]{1,64}, Epic's are often
 		 * letters only): the identifier matcher starts on digits, so key it as words; a
 		 * short one ("example") would be an ordinary word */
-		struct toks *t = xmalloc(sizeof(*t));
+		struct toks *t = b_toks(b);
 		size_t n = tokenize(x->valuestring, strlen(x->valuestring), false, t);
 		if (n >= 1)
 			add_words(b, t, 0, n, PHI_T_IDENTIFIER, (int)n, ST_STRONG, false);
-		sodium_memzero(t, sizeof(*t));
-		free(t);
 	}
 	x = cJSON_GetObjectItemCaseSensitive(r, "contact");
 	cJSON_ArrayForEach(c, x)
@@ -944,6 +995,7 @@ static void builder_fini(struct builder *b)
 	}
 	for (size_t k = 0; k < b->nemails; k++)
 		wipe_free(b->emails[k], strlen(b->emails[k]));
+	wipe_free((char *)b->tk, b->tk ? sizeof(*b->tk) : 0);
 	sodium_memzero(b, sizeof(*b));
 }
 
