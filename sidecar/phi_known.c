@@ -1820,6 +1820,38 @@ static inline size_t bm_next_set(const uint64_t *m, size_t nwords, size_t n, siz
 	return r < n ? r : n;
 }
 
+/* First clear bit of bitmap m at or after i, or n. */
+static inline size_t bm_next_clear(const uint64_t *m, size_t nwords, size_t n, size_t i)
+{
+	size_t w = i >> 6;
+	uint64_t x;
+
+	if (i >= n)
+		return n;
+	x = ~m[w] & (~0ull << (i & 63));
+	while (!x) {
+		if (++w >= nwords)
+			return n;
+		x = ~m[w];
+	}
+	size_t r = (w << 6) + (size_t)__builtin_ctzll(x);
+	return r < n ? r : n;
+}
+
+/* Would known_token find anything in the digits-only token [ts, te)? Its two filters, inline:
+ * the word-key bloom filter and the identifier prefix test (false means it would not). */
+static inline bool known_digits_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te)
+{
+	size_t len = te - ts;
+
+	if (len <= KMAX_TOKEN) {
+		unsigned wk = wkey((unsigned char)t[ts], len > 1 ? (unsigned char)t[ts + 1] : 0, len);
+		if (ctx->wbloom[wk >> 3] & (1u << (wk & 7)))
+			return true;
+	}
+	return ctx->nids && id_maybe(ctx, t, n, ts, te);
+}
+
 /* Is position p inside a token that began earlier: a word byte before it, or an apostrophe
  * joining two word bytes ("O'Brien"; a possessive "'s" is skipped the same way)? */
 static inline bool token_continues(const char *t, size_t lo, size_t p)
@@ -1896,14 +1928,23 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 	names.v = NULL;
 	names.n = names.cap = 0;
 	while (rc == 0) {
-		size_t p = bm_next_set(d->dm, d->nwords, n, i), ts = p, te, skip;
-		bool apos;
+		size_t p = bm_next_set(d->dm, d->nwords, n, i), ts = p, te, skip = 0;
+		bool apos = false, alpha = false, high = false;
 		if (p >= n)
 			break;
-		while (token_continues(t, i, ts))
-			ts--;
-		token_at(d, ts, &te, &skip, &apos);
-		bool alpha = bm_any(d->am, ts, te), high = bm_any(d->hm, ts, te);
+		/* the common token, digits only, with no word byte or apostrophe on either side:
+		 * its bounds come from the digit bitmap alone (what token_at would find) */
+		size_t q = bm_next_clear(d->dm, d->nwords, n, p);
+		bool plain = !token_continues(t, i, p) && (q == n || (!isword(t[q]) && t[q] != '\''));
+		if (plain) {
+			te = q;
+		} else {
+			while (token_continues(t, i, ts))
+				ts--;
+			token_at(d, ts, &te, &skip, &apos);
+			alpha = bm_any(d->am, ts, te);
+			high = bm_any(d->hm, ts, te);
+		}
 		/* digit- and alnum-shaped identifiers */
 		if (!high && !apos) {
 			if (!alpha) {
@@ -1919,7 +1960,9 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 				break;
 		}
 		if (ctx) {
-			rc = known_token(ctx, t, n, ts, te, true, alpha, !high && !apos, true, &names, out);
+			/* a plain digit token reaches known_token only past its two filters */
+			if (!plain || known_digits_maybe(ctx, t, n, ts, te))
+				rc = known_token(ctx, t, n, ts, te, true, alpha, !high && !apos, true, &names, out);
 			if (rc < 0)
 				break;
 			/* a letters-only token joined to this one by a separator ("zkq-987") */
