@@ -57,22 +57,27 @@ struct phi_dec {
 
 /* Build the byte-class bitmaps of d->t (SSE2 where available). */
 void phi_dec_bitmaps(struct phi_dec *d);
-/* First position >= i that is (want_set) or is not a word byte, or d->n. */
-static inline size_t phi_bm_next(const struct phi_dec *d, size_t i, bool want_set)
+/* First position >= i whose bit in bitmap m (one of d's) is set (want_set) or clear, or d->n. */
+static inline size_t phi_bits_next(const struct phi_dec *d, const uint64_t *m, size_t i, bool want_set)
 {
 	size_t w = i >> 6;
-	uint64_t flip = want_set ? 0 : ~0ull, m;
+	uint64_t flip = want_set ? 0 : ~0ull, x;
 
 	if (i >= d->n)
 		return d->n;
-	m = (d->wm[w] ^ flip) & (~0ull << (i & 63));
-	while (!m) {
+	x = (m[w] ^ flip) & (~0ull << (i & 63));
+	while (!x) {
 		if (++w >= d->nwords)
 			return d->n;
-		m = d->wm[w] ^ flip;
+		x = m[w] ^ flip;
 	}
-	size_t r = (w << 6) + (size_t)__builtin_ctzll(m);
+	size_t r = (w << 6) + (size_t)__builtin_ctzll(x);
 	return r < d->n ? r : d->n;
+}
+/* First position >= i that is (want_set) or is not a word byte, or d->n. */
+static inline size_t phi_bm_next(const struct phi_dec *d, size_t i, bool want_set)
+{
+	return phi_bits_next(d, d->wm, i, want_set);
 }
 
 /* Decode body into d. Never fails on content (bad JSON falls back to TEXT); -E2BIG when the

@@ -1753,6 +1753,14 @@ static inline bool bm_any(const uint64_t *m, size_t s, size_t e)
 	return m[we] & hi;
 }
 
+/* Could an ASCII token of len bytes at ts equal a word key? (first, second, length) bloom. */
+static inline bool word_key_maybe(const struct phi_context *ctx, const char *t, size_t ts, size_t len)
+{
+	unsigned wk = wkey((unsigned char)lc(t[ts]), len > 1 ? (unsigned char)lc(t[ts + 1]) : 0, len);
+
+	return ctx->wbloom[wk >> 3] & (1u << (wk & 7));
+}
+
 /* The context's identifiers in one token [ts, te). ids = false leaves out the identifier keys
  * (the word pass: a letters-only token can start an identifier only when a digit follows, and
  * the digit pass checks that from the digit's side). */
@@ -1765,12 +1773,7 @@ static int known_token(const struct phi_context *ctx, const char *t, size_t n, s
 
 	/* word keys: (first, second, length) bloom filter for plain ASCII tokens */
 	if (len <= KMAX_TOKEN) {
-		bool maybe = true;
-		if (ascii) {
-			unsigned wk = wkey((unsigned char)lc(t[ts]), len > 1 ? (unsigned char)lc(t[ts + 1]) : 0, len);
-			maybe = ctx->wbloom[wk >> 3] & (1u << (wk & 7));
-		}
-		if (maybe) {
+		if (!ascii || word_key_maybe(ctx, t, ts, len)) {
 			size_t fl = phi_fold(t + ts, len, fb, KMAX_TOKEN);
 			if (fl != (size_t)-1 && fl > 0 && ctx->first[(unsigned char)fb[0]]) {
 				rc = word_lookup(ctx, t, n, ts, te, fb, fl, names, out);
@@ -1802,53 +1805,14 @@ static int known_token(const struct phi_context *ctx, const char *t, size_t n, s
 	return rc;
 }
 
-/* First set bit of bitmap m at or after i, or n. */
-static inline size_t bm_next_set(const uint64_t *m, size_t nwords, size_t n, size_t i)
-{
-	size_t w = i >> 6;
-	uint64_t x;
-
-	if (i >= n)
-		return n;
-	x = m[w] & (~0ull << (i & 63));
-	while (!x) {
-		if (++w >= nwords)
-			return n;
-		x = m[w];
-	}
-	size_t r = (w << 6) + (size_t)__builtin_ctzll(x);
-	return r < n ? r : n;
-}
-
-/* First clear bit of bitmap m at or after i, or n. */
-static inline size_t bm_next_clear(const uint64_t *m, size_t nwords, size_t n, size_t i)
-{
-	size_t w = i >> 6;
-	uint64_t x;
-
-	if (i >= n)
-		return n;
-	x = ~m[w] & (~0ull << (i & 63));
-	while (!x) {
-		if (++w >= nwords)
-			return n;
-		x = ~m[w];
-	}
-	size_t r = (w << 6) + (size_t)__builtin_ctzll(x);
-	return r < n ? r : n;
-}
-
 /* Would known_token find anything in the digits-only token [ts, te)? Its two filters, inline:
  * the word-key bloom filter and the identifier prefix test (false means it would not). */
 static inline bool known_digits_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te)
 {
 	size_t len = te - ts;
 
-	if (len <= KMAX_TOKEN) {
-		unsigned wk = wkey((unsigned char)t[ts], len > 1 ? (unsigned char)t[ts + 1] : 0, len);
-		if (ctx->wbloom[wk >> 3] & (1u << (wk & 7)))
-			return true;
-	}
+	if (len <= KMAX_TOKEN && word_key_maybe(ctx, t, ts, len))
+		return true;
 	return ctx->nids && id_maybe(ctx, t, n, ts, te);
 }
 
@@ -1928,13 +1892,13 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 	names.v = NULL;
 	names.n = names.cap = 0;
 	while (rc == 0) {
-		size_t p = bm_next_set(d->dm, d->nwords, n, i), ts = p, te, skip = 0;
+		size_t p = phi_bits_next(d, d->dm, i, true), ts = p, te, skip = 0;
 		bool apos = false, alpha = false, high = false;
 		if (p >= n)
 			break;
 		/* the common token, digits only, with no word byte or apostrophe on either side:
 		 * its bounds come from the digit bitmap alone (what token_at would find) */
-		size_t q = bm_next_clear(d->dm, d->nwords, n, p);
+		size_t q = phi_bits_next(d, d->dm, p, false);
 		bool plain = !token_continues(t, i, p) && (q == n || (!isword(t[q]) && t[q] != '\''));
 		if (plain) {
 			te = q;
