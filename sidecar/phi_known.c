@@ -1805,17 +1805,6 @@ static int known_token(const struct phi_context *ctx, const char *t, size_t n, s
 	return rc;
 }
 
-/* Would known_token find anything in the digits-only token [ts, te)? Its two filters, inline:
- * the word-key bloom filter and the identifier prefix test (false means it would not). */
-static inline bool known_digits_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te)
-{
-	size_t len = te - ts;
-
-	if (len <= KMAX_TOKEN && word_key_maybe(ctx, t, ts, len))
-		return true;
-	return ctx->nids && id_maybe(ctx, t, n, ts, te);
-}
-
 /* Is position p inside a token that began earlier: a word byte before it, or an apostrophe
  * joining two word bytes ("O'Brien"; a possessive "'s" is skipped the same way)? */
 static inline bool token_continues(const char *t, size_t lo, size_t p)
@@ -1924,9 +1913,12 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 				break;
 		}
 		if (ctx) {
-			/* a plain digit token reaches known_token only past its two filters */
-			if (!plain || known_digits_maybe(ctx, t, n, ts, te))
+			/* a plain digit token: known_token only when its word-key filter passes;
+			 * otherwise only its identifier keys can match, past two filters */
+			if (!plain || (te - ts <= KMAX_TOKEN && word_key_maybe(ctx, t, ts, te - ts)))
 				rc = known_token(ctx, t, n, ts, te, true, alpha, !high && !apos, true, &names, out);
+			else if (ctx->nids && id_maybe(ctx, t, n, ts, te))
+				rc = id_match(ctx, t, n, ts, out);
 			if (rc < 0)
 				break;
 			/* a letters-only token joined to this one by a separator ("zkq-987") */
