@@ -391,16 +391,15 @@ struct scan_cb {
 
 static bool hit_wanted(const struct phi_engine *eng, const struct phi_dec *d, const struct phi_hit *h)
 {
-	long sa, sb;
+	long sa;
 
 	if (h->e <= h->s)
 		return false;
 	if (!((h->source == PHI_SRC_KNOWN ? eng->known_mask : eng->types_mask) & PHI_TYPE_BIT(h->type)))
 		return false;
-	/* a finding never spans two JSON tokens / form fields */
+	/* a finding never spans two JSON tokens / form fields: it ends in the segment it starts in */
 	sa = phi_dec_seg_at(d, h->s);
-	sb = phi_dec_seg_at(d, h->e - 1);
-	return sa >= 0 && sa == sb;
+	return sa >= 0 && h->e <= d->segs[sa].d1;
 }
 
 static int emit_hit(void *arg, const struct phi_hit *h)
