@@ -1382,6 +1382,20 @@ static inline bool is_join(char c)
 	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
 }
 
+/* Do the two characters at p (the second read across separators) start an identifier key? */
+static inline bool id2_at(const struct phi_context *ctx, const char *t, size_t n, size_t p)
+{
+	size_t j = p + 1;
+	int a = idx36(lc(t[p])), b;
+
+	while (j < n && is_join(t[j]))
+		j++;
+	if (j >= n || a < 0 || (b = idx36(lc(t[j]))) < 0)
+		return false;
+	unsigned i2 = (unsigned)(a * 36 + b);
+	return ctx->id2[i2 >> 3] & (1u << (i2 & 7));
+}
+
 /* Could an identifier key start at p? The hashed three-character prefix, raw and after
  * leading zeros, read across separators the way id_match_at reads the candidate. Inline and
  * free of arrays: most candidates (lab values, doses, times) stop here. */
@@ -1391,17 +1405,18 @@ static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t
 	size_t q = 0, dq = 0, i = p, zz = 0;
 	bool lead = true;
 
-	/* the first two characters, read the same way, must start a key; a leading zero may be
-	 * stripped, so it goes on to the full test */
-	if (p < n && t[p] != '0') {
-		size_t j = p + 1;
-		int a = idx36(lc(t[p])), b;
-		while (j < n && is_join(t[j]))
-			j++;
-		if (j >= n || a < 0 || (b = idx36(lc(t[j]))) < 0)
+	/* the first two characters, read the same way, must start a key: as written, or after
+	 * the leading zeros (a stripped key) */
+	if (p >= n)
+		return false;
+	if (t[p] != '0') {
+		if (!id2_at(ctx, t, n, p))
 			return false;
-		unsigned i2 = (unsigned)(a * 36 + b);
-		if (!(ctx->id2[i2 >> 3] & (1u << (i2 & 7))))
+	} else if (!id2_at(ctx, t, n, p)) {
+		size_t j = p;
+		while (j < n && (t[j] == '0' || is_join(t[j])))
+			j++;
+		if (j >= n || !id2_at(ctx, t, n, j))
 			return false;
 	}
 	while (i < n && (q < 3 || dq < 3)) {
