@@ -97,12 +97,13 @@ static bool cue_before(const struct phi_vctx *vc, size_t pos, size_t win, const 
 		if (!(first & (1u << ((unsigned char)c & 31))) || (whole && i > 0 && isaln(t[i - 1])))
 			continue;
 		for (const char *const *w = words; *w; w++) {
-			size_t l = strlen(*w), k;
-			if ((*w)[0] != c || i + l > pos)
+			const char *s = *w;
+			size_t k = 1;
+			if (s[0] != c)
 				continue;
-			for (k = 1; k < l && lc(t[i + k]) == (*w)[k]; k++)
-				;
-			if (k == l && (!whole || i + l == pos || !isalp(t[i + l])))
+			while (s[k] && i + k < pos && lc(t[i + k]) == s[k])
+				k++;
+			if (!s[k] && (!whole || i + k == pos || !isalp(t[i + k])))
 				return true;
 		}
 	}
