@@ -445,6 +445,9 @@ static bool public_url(const char *u, size_t n)
 
 static bool prefix_ok(const char *u, size_t n, const char *p)
 {
+	/* the first byte rejects most prefixes cheaply */
+	if (n == 0 || lc(u[0]) != lc(p[0]))
+		return false;
 	size_t pl = strlen(p);
 
 	if (n < pl || strncasecmp(u, p, pl) != 0)
