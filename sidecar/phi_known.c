@@ -1863,16 +1863,39 @@ static void names_sort(struct nlist *l)
 	}
 }
 
-/* Does a separator the shape cutter joins groups with (phi_valid.c shape_run: one of "-./: )("
- * or ") " / " (") and a digit follow position te? */
-static inline bool shape_sep_digit(const char *t, size_t n, size_t te)
+/* The length (1 or 2) of a separator the shape cutter joins digit groups with (phi_valid.c
+ * shape_run: one of "-./: )(" or ") " / " (") at te when a digit follows it, else 0. */
+static inline size_t shape_sep_len(const char *t, size_t n, size_t te)
 {
 	if (te + 1 >= n)
-		return false;
+		return 0;
 	char a = t[te], b = t[te + 1];
 	if ((a == ')' && b == ' ') || (a == ' ' && b == '('))
-		return te + 2 < n && isdig(t[te + 2]);
+		return te + 2 < n && isdig(t[te + 2]) ? 2 : 0;
 	return (a == '-' || a == '.' || a == '/' || a == ':' || a == ' ' || a == ')' || a == '(') && isdig(b);
+}
+
+/* Can a shape window (phi_valid.c shape_windows) start at the digit group [ts, te) of at most
+ * four digits, which the separator of length sl and a digit follow? A window of one group
+ * holds five digits or more; a window of two groups is joined by one '-' (3+4 or 4+2 digits)
+ * or '/' (1..2+4); no window holds a ':'. So only a group that two more follow, or one of
+ * those two-group runs, starts one. The token pass then cuts the run from here; otherwise the
+ * next group is its next digit token, and windows starting there are tried from there, as
+ * the cutter would have (sidecar/phi_test.c test_shape_prefilter compares the two). */
+static inline bool shape_may_start(const char *t, size_t n, size_t ts, size_t te, size_t sl)
+{
+	char s = t[te];
+	size_t g = te + sl, q = g;
+
+	if (sl == 1 && s == ':')
+		return false;
+	while (q < n && isdig(t[q]))
+		q++;
+	if (q < n && !isalp(t[q]) && shape_sep_len(t, n, q))
+		return true; /* three groups or more */
+	size_t l0 = te - ts, l1 = q - g;
+	return sl == 1 && ((s == '-' && ((l0 == 3 && l1 == 4) || (l0 == 4 && l1 == 2))) ||
+			   (s == '/' && l0 <= 2 && l1 == 4));
 }
 
 /* Two passes over the tokens of the scan text (a token: a run of word bytes, apostrophes
@@ -1918,8 +1941,9 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 			if (!alpha) {
 				/* one group of at most four digits that no separator and digit follow
 				 * fits no shape (phi_valid.c shape_windows): most doses, times, counts */
+				size_t sl;
 				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_') &&
-				    (te - ts > 4 || shape_sep_digit(t, n, te)))
+				    (te - ts > 4 || ((sl = shape_sep_len(t, n, te)) && shape_may_start(t, n, ts, te, sl))))
 					shape_until = phi_shape_digits(vc, ts, emit, arg, &rc);
 			} else if (te - ts == 17 || te - ts == 11 || te - ts == 4) {
 				phi_shape_alnum(vc, ts, te, emit, arg, &rc);

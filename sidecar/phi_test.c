@@ -407,6 +407,120 @@ static void test_site_windows(void **state)
 	phi_engine_free(ef);
 }
 
+static int collect_hit(void *arg, const struct phi_hit *h)
+{
+	struct phi_hits *v = arg;
+
+	return phi_hits_push(v, h->s, h->e, (enum phi_type)h->type, (enum phi_source)h->source) < 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct phi_hit *x = a, *y = b;
+
+	if (x->s != y->s)
+		return x->s < y->s ? -1 : 1;
+	if (x->e != y->e)
+		return x->e < y->e ? -1 : 1;
+	return (int)x->type - (int)y->type;
+}
+
+/* Random digit groups, separators and pieces shaped like identifiers or their cue words, in
+ * out (cap >= 64); every other text a JSON array whose strings the '_' separators split (a
+ * FHIR "YYYY-MM" counts only as a whole string). Returns the length and sets *kind. */
+static size_t gen_shape_text(unsigned *seed, char *out, size_t cap, enum phi_body *kind)
+{
+	static const char *const pieces[] = {"617-555-0###", "(617) 555-01##", "1-617-555-01##", "617.555.0###",
+					     "123-45-6###", "2024-0#-1#", "1/2/2#", "12/3#/1999", "0#.1#.2023",
+					     "192.168.#.#", "0213#-12##", "0213#", "##:##", "#.#", "1##/8#", "2024-0#",
+					     "0#/20##", "1#/19##", " dob ", " phone: ", " ssn ", " dated ", " fax ",
+					     " zip ", " since "};
+	static const char seps[] = "-./: )(_+-./ \n";
+	bool json = rand_r(seed) & 1;
+	size_t want = 1 + (size_t)rand_r(seed) % (cap - 40), len = 0;
+
+	*kind = json ? PHI_BODY_JSON : PHI_BODY_TEXT;
+	if (json) {
+		out[len++] = '[';
+		out[len++] = '"';
+	}
+	while (len < want) {
+		unsigned r = (unsigned)rand_r(seed);
+		if (r & 0x100) {
+			for (size_t g = 1 + (r >> 9) % 5; g > 0; g--)
+				out[len++] = (char)('0' + rand_r(seed) % 10);
+		} else {
+			for (const char *c = pieces[r % (sizeof(pieces) / sizeof(pieces[0]))]; *c; c++)
+				out[len++] = *c == '#' ? (char)('0' + rand_r(seed) % 10) : *c;
+		}
+		if (r & 0x200) {
+			char c = seps[(r >> 12) % (sizeof(seps) - 1)];
+			if (json && c == '_') {
+				memcpy(out + len, "\",\"", 3);
+				len += 3;
+			} else {
+				out[len++] = json && c == '\n' ? ' ' : c;
+			}
+		}
+	}
+	if (json) {
+		out[len++] = '"';
+		out[len++] = ']';
+	}
+	return len;
+}
+
+/* The token pass calls the shape cutter only where a window can start (phi_known.c
+ * shape_may_start); phi_shape_scan cuts every run of digit groups. Both must confirm the same
+ * identifiers. */
+static void test_shape_prefilter(void **state)
+{
+	static const char *const fixed[] = {
+		"10:30-12345", "12:30-45-6789", "1.5 and 123-45-6789", "3.14.15.92", "1.2.3.4", "12.25",
+		"1/2/24 1:2/3/2024", "(617) 555-0123", "1 (617) 555-0123", "617.555.0123:12", "02139-1234",
+		"10:30:00 2024-01-05", "dated 7/2024", "12/2024/5", "1-617-555-0123", "123-4567", "[\"2024-01\"]",
+	};
+	struct phi_dec d;
+	struct phi_hits a = {0}, b = {0};
+	char text[320];
+	unsigned seed = 4242;
+	size_t total = 0;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	a.max = b.max = 1u << 20;
+	for (int round = 0; round < 20000; round++) {
+		enum phi_body kind = PHI_BODY_TEXT;
+		size_t len;
+		if (round < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			len = strlen(fixed[round]);
+			memcpy(text, fixed[round], len);
+			kind = text[0] == '[' ? PHI_BODY_JSON : PHI_BODY_TEXT;
+		} else {
+			len = gen_shape_text(&seed, text, 280, &kind);
+		}
+		assert_int_equal(phi_decode(&d, text, len, kind), 0);
+		phi_dec_bitmaps(&d);
+		struct phi_vctx vc = {.d = &d};
+		a.n = b.n = 0;
+		assert_int_equal(phi_shape_scan(&vc, collect_hit, &a), 0);
+		assert_int_equal(phi_token_scan(NULL, &vc, collect_hit, &b, NULL), 0);
+		qsort(a.v, a.n, sizeof(*a.v), cmp_hit);
+		qsort(b.v, b.n, sizeof(*b.v), cmp_hit);
+		bool same = a.n == b.n;
+		for (size_t i = 0; same && i < a.n; i++)
+			same = cmp_hit(&a.v[i], &b.v[i]) == 0 && a.v[i].source == b.v[i].source;
+		if (!same)
+			fail_msg("token pass and shape scan differ (%zu vs %zu hits) on: %.*s", b.n, a.n, (int)len, text);
+		total += a.n;
+	}
+	if (total < 5000) /* the texts must exercise the shapes */
+		fail_msg("only %zu shape hits in the random texts", total);
+	free(a.v);
+	free(b.v);
+	phi_dec_fini(&d);
+}
+
 /* Vectorscan 5.4.9 (Debian 12) misses some matches that end near the end of a buffer,
  * depending on its length (phi_int.h PHI_DEC_PAD): these were missed at the end of a body
  * after 63..200 bytes of other text before the scanner padded its buffers. */
@@ -1005,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_engine),
 		cmocka_unit_test(test_decode_map),
 		cmocka_unit_test(test_indep_forms),
+		cmocka_unit_test(test_shape_prefilter),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_policy_type_names_agree),
 	};
