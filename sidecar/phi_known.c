@@ -1029,7 +1029,7 @@ static void pref_set(uint8_t *bm, const char *s)
 	}
 }
 
-static bool pref_test(const uint8_t *bm, char x, char y, char z)
+static inline bool pref_test(const uint8_t *bm, char x, char y, char z)
 {
 	int a = idx36(x), b = idx36(y), c = idx36(z);
 
@@ -1399,26 +1399,12 @@ static inline bool id2_at(const struct phi_context *ctx, const char *t, size_t n
 /* Could an identifier key start at p? The hashed three-character prefix, raw and after
  * leading zeros, read across separators the way id_match_at reads the candidate. Inline and
  * free of arrays: most candidates (lab values, doses, times) stop here. */
-static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t n, size_t p)
+static __attribute__((noinline)) bool id_quick3(const struct phi_context *ctx, const char *t, size_t n, size_t p)
 {
 	char c3[3], d3[3];
 	size_t q = 0, dq = 0, i = p, zz = 0;
 	bool lead = true;
 
-	/* the first two characters, read the same way, must start a key: as written, or after
-	 * the leading zeros (a stripped key) */
-	if (p >= n)
-		return false;
-	if (t[p] != '0') {
-		if (!id2_at(ctx, t, n, p))
-			return false;
-	} else if (!id2_at(ctx, t, n, p)) {
-		size_t j = p;
-		while (j < n && (t[j] == '0' || is_join(t[j])))
-			j++;
-		if (j >= n || !id2_at(ctx, t, n, j))
-			return false;
-	}
 	while (i < n && (q < 3 || dq < 3)) {
 		char c = t[i];
 		if (isaln(c)) {
@@ -1440,6 +1426,25 @@ static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t
 	}
 	return (q == 3 && pref_test(ctx->idpref, c3[0], c3[1], c3[2])) ||
 	       (dq == 3 && zz && pref_test(ctx->idpref, d3[0], d3[1], d3[2]));
+}
+
+static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t n, size_t p)
+{
+	/* the first two characters, read the same way, must start a key: as written, or after
+	 * the leading zeros (a stripped key); then the three-character prefix, out of line */
+	if (p >= n)
+		return false;
+	if (t[p] != '0') {
+		if (!id2_at(ctx, t, n, p))
+			return false;
+	} else if (!id2_at(ctx, t, n, p)) {
+		size_t j = p;
+		while (j < n && (t[j] == '0' || is_join(t[j])))
+			j++;
+		if (j >= n || !id2_at(ctx, t, n, j))
+			return false;
+	}
+	return id_quick3(ctx, t, n, p);
 }
 
 /* Identifier keys at candidate start p (id_quick passed). */
