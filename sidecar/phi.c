@@ -557,11 +557,16 @@ static int site_scan(const struct phi_engine *eng, struct phi_scratch *s, struct
  * district/postalCode. Reported as pattern findings. */
 static const struct {
 	const char *key;
+	size_t len;
 	enum phi_type type;
 	bool need_digit;
-} path_rules[] = {{"family", PHI_T_NAME, false},   {"given", PHI_T_NAME, false},
-		  {"city", PHI_T_CITY, false},      {"district", PHI_T_CITY, false},
-		  {"line", PHI_T_ADDRESS, true},    {"postalCode", PHI_T_ZIP, true}};
+} path_rules[] = {
+#define PATH_RULE(k, t, d) {k, sizeof(k) - 1, t, d}
+	PATH_RULE("family", PHI_T_NAME, false),  PATH_RULE("given", PHI_T_NAME, false),
+	PATH_RULE("city", PHI_T_CITY, false),    PATH_RULE("district", PHI_T_CITY, false),
+	PATH_RULE("line", PHI_T_ADDRESS, true),  PATH_RULE("postalCode", PHI_T_ZIP, true),
+#undef PATH_RULE
+};
 
 static int path_hits(const struct phi_engine *eng, const struct phi_dec *d, struct phi_hits *h)
 {
@@ -572,7 +577,7 @@ static int path_hits(const struct phi_engine *eng, const struct phi_dec *d, stru
 		const struct phi_seg *k = &d->segs[sg->key];
 		size_t kl = k->d1 - k->d0;
 		for (size_t r = 0; r < sizeof(path_rules) / sizeof(path_rules[0]); r++) {
-			if (strlen(path_rules[r].key) != kl || memcmp(path_rules[r].key, d->t + k->d0, kl) != 0)
+			if (path_rules[r].len != kl || memcmp(path_rules[r].key, d->t + k->d0, kl) != 0)
 				continue;
 			bool alpha = false, digit = false;
 			for (size_t b = sg->d0; b < sg->d1; b++) {
