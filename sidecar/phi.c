@@ -386,10 +386,12 @@ struct scan_cb {
 	size_t limit; /* matches ending after this offset are in the padding (PHI_DEC_PAD) */
 	struct phi_scratch *scr;
 	size_t win;   /* site_scan: the window the last match was in */
+	size_t seg;   /* hit_wanted: the segment of the last hit (phi_dec_seg_near) */
 	int err;
 };
 
-static bool hit_wanted(const struct phi_engine *eng, const struct phi_dec *d, const struct phi_hit *h)
+/* *hint: the segment of the previous lookup (phi_dec_seg_near) */
+static bool hit_wanted(const struct phi_engine *eng, const struct phi_dec *d, const struct phi_hit *h, size_t *hint)
 {
 	long sa;
 
@@ -398,7 +400,7 @@ static bool hit_wanted(const struct phi_engine *eng, const struct phi_dec *d, co
 	if (!((h->source == PHI_SRC_KNOWN ? eng->known_mask : eng->types_mask) & PHI_TYPE_BIT(h->type)))
 		return false;
 	/* a finding never spans two JSON tokens / form fields: it ends in the segment it starts in */
-	sa = phi_dec_seg_at(d, h->s);
+	sa = phi_dec_seg_near(d, h->s, hint);
 	return sa >= 0 && h->e <= d->segs[sa].d1;
 }
 
@@ -406,7 +408,7 @@ static int emit_hit(void *arg, const struct phi_hit *h)
 {
 	struct scan_cb *cb = arg;
 
-	if (!hit_wanted(cb->eng, cb->vc.d, h))
+	if (!hit_wanted(cb->eng, cb->vc.d, h, &cb->seg))
 		return 0;
 	if (phi_hits_push(cb->hits, h->s, h->e, (enum phi_type)h->type, (enum phi_source)h->source) < 0) {
 		cb->err = -E2BIG;
@@ -662,14 +664,14 @@ static void merge_hits(const struct phi_engine *eng, const struct phi_dec *d, st
 		       struct phi_hit **tmp, size_t *ctmp)
 {
 	long last[PHI_T__COUNT];
-	size_t k = 0;
+	size_t k = 0, hint = 0;
 
 	for (int t = 0; t < PHI_T__COUNT; t++)
 		last[t] = -1;
 	sort_hits(h, tmp, ctmp);
 	for (size_t i = 0; i < h->n; i++) {
 		struct phi_hit x = h->v[i];
-		if (!hit_wanted(eng, d, &x))
+		if (!hit_wanted(eng, d, &x, &hint))
 			continue;
 		long l = last[x.type];
 		if (l >= 0 && x.s < h->v[l].e) {
@@ -748,10 +750,11 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 			return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	}
 	merge_hits(eng, &s->dec, &s->hits, &s->tmp, &s->ctmp);
+	size_t hint = 0;
 	for (size_t i = 0; i < s->hits.n; i++) {
 		const struct phi_hit *h = &s->hits.v[i];
 		struct phi_finding f;
-		long sg = phi_dec_seg_at(&s->dec, h->s);
+		long sg = phi_dec_seg_near(&s->dec, h->s, &hint);
 		const struct phi_seg *seg = &s->dec.segs[sg];
 
 		if (!phi_dec_map(&s->dec, h->s, h->e, &f.start, &f.end))

@@ -784,6 +784,25 @@ long phi_dec_seg_at(const struct phi_dec *d, size_t pos)
 	return (long)(lo - 1);
 }
 
+long phi_dec_seg_near(const struct phi_dec *d, size_t pos, size_t *hint)
+{
+	size_t h = *hint;
+
+	/* detectors report in text order: the segment of the last lookup, or the next one */
+	for (size_t k = h; k < d->nsegs && k <= h + 1; k++) {
+		if (pos < d->segs[k].d0)
+			break;
+		if (pos < d->segs[k].d1) {
+			*hint = k;
+			return (long)k;
+		}
+	}
+	long r = phi_dec_seg_at(d, pos);
+	if (r >= 0)
+		*hint = (size_t)r;
+	return r;
+}
+
 /* Index of the run containing decoded byte pos, or -1. */
 static long run_at(const struct phi_dec *d, size_t pos)
 {

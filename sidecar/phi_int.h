@@ -86,6 +86,9 @@ int phi_decode(struct phi_dec *d, const char *body, size_t len, enum phi_body ki
 void phi_dec_fini(struct phi_dec *d);
 /* Segment containing decoded offset pos, or -1 (a separator). */
 long phi_dec_seg_at(const struct phi_dec *d, size_t pos);
+/* The same, trying segment *hint and the one after it first (sets *hint to the result):
+ * for lookups in ascending order. */
+long phi_dec_seg_near(const struct phi_dec *d, size_t pos, size_t *hint);
 /* Map decoded [s,e) to raw [*rs,*re). false if either end is not inside a run. */
 bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re);
 /* Unicode normalisation applied to the scan text (look-alikes, spaces, zero-width): returns

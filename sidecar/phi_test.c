@@ -1059,6 +1059,16 @@ static void test_decode_map(void **state)
 	assert_memory_equal(raw + rs, "b\\u0040c", re - rs);
 	/* separators are not inside any segment */
 	assert_int_equal(phi_dec_seg_at(&d, d.segs[0].d1), -1);
+	/* the hinted lookup agrees with the binary search from any hint, at every offset */
+	for (size_t hint0 = 0; hint0 < d.nsegs + 2; hint0++) {
+		for (size_t pos = 0; pos <= d.n; pos++) {
+			size_t hint = hint0;
+			long r = phi_dec_seg_near(&d, pos, &hint);
+			assert_int_equal(r, phi_dec_seg_at(&d, pos));
+			if (r >= 0)
+				assert_int_equal(hint, (size_t)r);
+		}
+	}
 	phi_dec_fini(&d);
 }
 
