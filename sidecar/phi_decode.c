@@ -676,20 +676,24 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Form bytes copied as they are, except '+', which stands for a space: one byte for one, so
+ * the run stays linear (the offset map is the same as for an atomic run per '+'). */
+static void emit_form_lin(struct phi_dec *d, const char *raw, size_t r, size_t len)
+{
+	if (len == 0)
+		return;
+	emit_lin(d, raw, r, len);
+	for (char *p = d->t + d->n - len; (p = memchr(p, '+', (size_t)(d->t + d->n - p))) != NULL; p++)
+		*p = ' ';
+}
+
 static void form_field(struct phi_dec *d, const char *raw, size_t a, size_t b, long key, size_t *seg)
 {
 	size_t i = a, start = a, d0 = d->n;
 
 	while (i < b) {
 		char c = raw[i];
-		if (c == '+') {
-			emit_lin(d, raw, start, i - start);
-			emit_atomic(d, i, 1, " ", 1);
-			/* '+' -> ' ' is one byte for one byte; mark it atomic anyway (dlen==rlen is
-			 * treated as linear, which maps identically). */
-			i++;
-			start = i;
-		} else if (c == '%' && i + 2 < b && hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
+		if (c == '%' && i + 2 < b && hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
 			unsigned char u[4];
 			size_t nu = 1, r = i + 3;
 			u[0] = (unsigned char)(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
@@ -705,7 +709,7 @@ static void form_field(struct phi_dec *d, const char *raw, size_t a, size_t b, l
 			int k = -1;
 			if (nu == want && want > 1 && utf8_dec(u, nu, &cp) == nu)
 				k = phi_norm_cp(cp, rep);
-			emit_lin(d, raw, start, i - start);
+			emit_form_lin(d, raw, start, i - start);
 			if (k >= 0) {
 				emit_atomic(d, i, r - i, rep, (size_t)k);
 				i = r;
@@ -715,10 +719,11 @@ static void form_field(struct phi_dec *d, const char *raw, size_t a, size_t b, l
 			}
 			start = i;
 		} else {
-			i++;
+			const char *q = memchr(raw + i + 1, '%', b - i - 1);
+			i = q ? (size_t)(q - raw) : b;
 		}
 	}
-	emit_lin(d, raw, start, i - start);
+	emit_form_lin(d, raw, start, i - start);
 	*seg = push_seg(d, d0, a, b, PHI_SEG_FORM, key);
 	emit_sep(d);
 }
