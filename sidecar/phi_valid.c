@@ -443,7 +443,7 @@ static bool public_url(const char *u, size_t n)
 	return h < n && n - h >= 8 && strncmp(u + h, "/doi/10.", 8) == 0;
 }
 
-static bool prefix_ok(const char *u, size_t n, const char *p)
+static inline bool prefix_ok(const char *u, size_t n, const char *p)
 {
 	/* the first byte rejects most prefixes cheaply */
 	if (n == 0 || lc(u[0]) != lc(p[0]))
