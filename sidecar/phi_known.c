@@ -102,6 +102,7 @@ struct kdate {
 struct phi_context {
 	size_t total;
 	uint32_t nent, nbuck, nids, ndates, nemails;
+	uint32_t idmax;             /* length of the longest identifier key */
 	struct kent *ent;
 	uint32_t *buck;
 	uint32_t *ids;
@@ -1136,6 +1137,8 @@ int phi_context_from_tree(const cJSON *root, struct phi_context **out, struct er
 			ctx->pair[pi >> 3] |= (uint8_t)(1u << (pi & 7));
 		} else {
 			ctx->ids[ctx->nids++] = ctx->nent;
+			if (x->len > ctx->idmax)
+				ctx->idmax = x->len;
 			if (x->len >= 3) {
 				pref_set(ctx->idpref, x->s);
 				unsigned i2 = (unsigned)(idx36(x->s[0]) * 36 + idx36(x->s[1]));
@@ -1454,12 +1457,15 @@ static __attribute__((noinline)) int id_match_at(const struct phi_context *ctx, 
 	char sq[KID_SQ];
 	uint32_t pos[KID_SQ];
 	uint8_t jn[KID_SQ];
-	size_t k = 0, j = p, z = 0;
+	size_t k = 0, j = p, z = 0, zs = 0;
 	unsigned nj = 0;
 
-	while (k < KID_SQ && j < n) {
+	/* read no further than the longest key after the leading zeros (zs) could reach */
+	while (k < KID_SQ && j < n && k < zs + ctx->idmax) {
 		char c = t[j];
 		if (isaln(c)) {
+			if (c == '0' && zs == k)
+				zs++;
 			sq[k] = lc(c);
 			pos[k] = (uint32_t)j;
 			jn[k] = (uint8_t)nj;
