@@ -1399,9 +1399,9 @@ static inline bool id2_at(const struct phi_context *ctx, const char *t, size_t n
 	return ctx->id2[i2 >> 3] & (1u << (i2 & 7));
 }
 
-/* Could an identifier key start at p? The hashed three-character prefix, raw and after
- * leading zeros, read across separators the way id_match_at reads the candidate. Inline and
- * free of arrays: most candidates (lab values, doses, times) stop here. */
+/* id_quick's last test: the hashed three-character prefix, raw and after leading zeros, read
+ * across separators the way id_match_at reads the candidate. Out of line: its arrays bring
+ * the stack protector's check, which the inline filters before it spare most candidates. */
 static __attribute__((noinline)) bool id_quick3(const struct phi_context *ctx, const char *t, size_t n, size_t p)
 {
 	char c3[3], d3[3];
@@ -1431,6 +1431,8 @@ static __attribute__((noinline)) bool id_quick3(const struct phi_context *ctx, c
 	       (dq == 3 && zz && pref_test(ctx->idpref, d3[0], d3[1], d3[2]));
 }
 
+/* Could an identifier key start at p? Most candidates (lab values, doses, times) stop at the
+ * two-character filters, inline. */
 static inline bool id_quick(const struct phi_context *ctx, const char *t, size_t n, size_t p)
 {
 	/* the first two characters, read the same way, must start a key: as written, or after
@@ -1950,8 +1952,9 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 		/* digit- and alnum-shaped identifiers */
 		if (!high && !apos) {
 			if (!alpha) {
-				/* one group of at most four digits that no separator and digit follow
-				 * fits no shape (phi_valid.c shape_windows): most doses, times, counts */
+				/* one group of at most four digits fits no shape (phi_valid.c
+				 * shape_windows) unless a run where a window can start follows it
+				 * (shape_may_start): most doses, times, decimals, counts stop here */
 				size_t sl;
 				if (ts >= shape_until && !(ts > 0 && t[ts - 1] == '_') &&
 				    (te - ts > 4 || ((sl = shape_sep_len(t, n, te)) && shape_may_start(t, n, ts, te, sl))))
