@@ -457,15 +457,13 @@ static bool next_digit_run(const struct phi_dec *d, size_t i, unsigned k, size_t
 		r = (uint64_t)v;
 		if (!r)
 			continue;
-		size_t a = (w << 6) + (size_t)__builtin_ctzll(r), e = a;
+		size_t a = (w << 6) + (size_t)__builtin_ctzll(r);
 		if (a >= n)
 			return false;
+		*q = phi_bits_next(d, dm, a, false);
 		while (a > i && (phi_cc[(unsigned char)d->t[a - 1]] & PHI_CC_DIG))
 			a--;
-		while (e < n && (phi_cc[(unsigned char)d->t[e]] & PHI_CC_DIG))
-			e++;
 		*p = a;
-		*q = e;
 		return true;
 	}
 	return false;

@@ -130,7 +130,9 @@ struct phi_pattern {
 
 typedef int (*phi_emit_fn)(void *arg, const struct phi_hit *h);
 /* Digit- and alnum-shaped identifiers (SSN, phone, ZIP, IPv4, numeric dates, MBI, VIN) found in
- * one pass without regular expressions; each confirmed hit goes to emit (non-zero stops). */
+ * one pass without regular expressions; each confirmed hit goes to emit (non-zero stops). The
+ * scanner does this inside its token pass (phi_token_scan, below); this whole-text form, which
+ * cuts every run of digit groups, is the tests' reference for that pass's prefilter. */
 int phi_shape_scan(struct phi_vctx *vc, phi_emit_fn emit, void *arg);
 /* The same, one token at a time for the fused token pass: a digit run starting at ts
  * (returns where the run of digit groups ends), or an alphanumeric token [ts, te). */

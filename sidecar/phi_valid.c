@@ -546,14 +546,14 @@ static bool check_ipv4(const struct phi_vctx *vc, size_t from, size_t to, struct
 	return set_hit(out, from, to, PHI_T_IP, PHI_SRC_PATTERN);
 }
 
-static inline bool is_v6(char c)
-{
-	return isdig(c) || (lc(c) >= 'a' && lc(c) <= 'f') || c == ':' || c == '.';
-}
-
 static inline bool isxdig(char c)
 {
 	return isdig(c) || (lc(c) >= 'a' && lc(c) <= 'f');
+}
+
+static inline bool is_v6(char c)
+{
+	return isxdig(c) || c == ':' || c == '.';
 }
 
 static bool check_ipv6(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
@@ -1370,8 +1370,8 @@ bool phi_check_site(const struct phi_vctx *vc, size_t from, size_t to, struct ph
 #define STREET "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|Way|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl)"
 
 const struct phi_pattern phi_builtin_patterns[] = {
-	/* SSN, phone/fax, ZIP, IPv4, numeric dates, MBI, VIN: phi_shape_scan (above); IPv6:
-	 * phi_ipv6_scan (above) */
+	/* SSN, phone/fax, ZIP, IPv4, numeric dates, MBI, VIN: phi_shape_digits / phi_shape_alnum
+	 * (below), from the token pass; IPv6: phi_ipv6_scan (above) */
 	{"@", 0, PHI_T_EMAIL, check_email_at},
 	{"[\\[({<] ?at ?[\\])}>]", CL, PHI_T_EMAIL, check_email_obf},
 	{" at ", CL, PHI_T_EMAIL, check_email_obf},
