@@ -69,12 +69,8 @@ void phi_dec_fini(struct phi_dec *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void dec_reserve_t(struct phi_dec *d, size_t extra)
+static __attribute__((noinline, cold)) void dec_grow_t(struct phi_dec *d, size_t need)
 {
-	size_t need = d->n + extra;
-
-	if (need <= d->cap)
-		return;
 	size_t ncap = d->cap ? d->cap : 4096;
 	while (ncap < need)
 		ncap *= 2;
@@ -82,17 +78,29 @@ static void dec_reserve_t(struct phi_dec *d, size_t extra)
 	d->cap = ncap;
 }
 
-static void push_run(struct phi_dec *d, size_t dd, size_t r, size_t dlen, size_t rlen)
+static inline void dec_reserve_t(struct phi_dec *d, size_t extra)
 {
-	if (d->nruns == d->cruns || !d->runs) {
-		d->cruns = d->cruns ? d->cruns * 2 : 256;
-		d->runs = xrealloc(d->runs, d->cruns * sizeof(*d->runs));
-	}
+	size_t need = d->n + extra;
+
+	if (__builtin_expect(need > d->cap, 0))
+		dec_grow_t(d, need);
+}
+
+static __attribute__((noinline, cold)) void dec_grow_runs(struct phi_dec *d)
+{
+	d->cruns = d->cruns ? d->cruns * 2 : 256;
+	d->runs = xrealloc(d->runs, d->cruns * sizeof(*d->runs));
+}
+
+static inline void push_run(struct phi_dec *d, size_t dd, size_t r, size_t dlen, size_t rlen)
+{
+	if (__builtin_expect(d->nruns == d->cruns || !d->runs, 0))
+		dec_grow_runs(d);
 	d->runs[d->nruns++] = (struct phi_run){(uint32_t)dd, (uint32_t)r, (uint32_t)dlen, (uint32_t)rlen};
 }
 
 /* Copy raw[r, r+len) verbatim, extending the previous linear run when contiguous. */
-static void emit_lin(struct phi_dec *d, const char *raw, size_t r, size_t len)
+static inline void emit_lin(struct phi_dec *d, const char *raw, size_t r, size_t len)
 {
 	struct phi_run *last;
 
@@ -122,18 +130,22 @@ static void emit_atomic(struct phi_dec *d, size_t r, size_t rlen, const char *by
 	d->n += blen;
 }
 
-static void emit_sep(struct phi_dec *d)
+static inline void emit_sep(struct phi_dec *d)
 {
 	dec_reserve_t(d, 1);
 	d->t[d->n++] = '\n';
 }
 
-static size_t push_seg(struct phi_dec *d, size_t d0, size_t r0, size_t r1, int kind, long key)
+static __attribute__((noinline, cold)) void dec_grow_segs(struct phi_dec *d)
 {
-	if (d->nsegs == d->csegs || !d->segs) {
-		d->csegs = d->csegs ? d->csegs * 2 : 64;
-		d->segs = xrealloc(d->segs, d->csegs * sizeof(*d->segs));
-	}
+	d->csegs = d->csegs ? d->csegs * 2 : 64;
+	d->segs = xrealloc(d->segs, d->csegs * sizeof(*d->segs));
+}
+
+static inline size_t push_seg(struct phi_dec *d, size_t d0, size_t r0, size_t r1, int kind, long key)
+{
+	if (__builtin_expect(d->nsegs == d->csegs || !d->segs, 0))
+		dec_grow_segs(d);
 	d->segs[d->nsegs] = (struct phi_seg){(uint32_t)d0, (uint32_t)d->n, (uint32_t)r0, (uint32_t)r1,
 					     (int32_t)key, (uint8_t)kind};
 	return d->nsegs++;
