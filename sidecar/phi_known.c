@@ -1756,7 +1756,7 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 
 /* Could an identifier key start at p (token [p, te))? Three-character prefix bitmap, read
  * straight from the token when it is long enough, else across separators. */
-static bool id_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t p, size_t te)
+static inline __attribute__((always_inline)) bool id_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t p, size_t te)
 {
 	if (te - p >= 3 && t[p] != '0')
 		return pref_test(ctx->idpref, t[p], t[p + 1], t[p + 2]);
