@@ -27,7 +27,9 @@
 
 /* GNU range designators: gcc and clang both accept them in C11 mode. */
 const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_UP,
-			     ['0' ... '9'] = PHI_CC_DIG, [0x80 ... 0xff] = PHI_CC_HIGH};
+			     ['0' ... '9'] = PHI_CC_DIG, [0x80 ... 0xff] = PHI_CC_HIGH,
+			     [' '] = PHI_CC_JOIN, ['-'] = PHI_CC_JOIN, ['.'] = PHI_CC_JOIN,
+			     ['/'] = PHI_CC_JOIN, ['('] = PHI_CC_JOIN, [')'] = PHI_CC_JOIN};
 
 /* JSON string bytes that end a verbatim run: '"', '\\', control characters, non-ASCII, and
  * the starts of HTML entities and percent escapes. */

@@ -96,11 +96,33 @@ bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t
 int phi_norm_cp(uint32_t cp, char out[4]);
 
 /* Byte classes of the scan text, shared by the token loops. */
-enum { PHI_CC_LOW = 1, PHI_CC_UP = 2, PHI_CC_DIG = 4, PHI_CC_HIGH = 8 };
+enum { PHI_CC_LOW = 1, PHI_CC_UP = 2, PHI_CC_DIG = 4, PHI_CC_HIGH = 8, PHI_CC_JOIN = 16 };
 #define PHI_CC_ALPHA (PHI_CC_LOW | PHI_CC_UP)
 #define PHI_CC_ALNUM (PHI_CC_LOW | PHI_CC_UP | PHI_CC_DIG)
 #define PHI_CC_WORD (PHI_CC_ALNUM | PHI_CC_HIGH)
 extern const uint8_t phi_cc[256];
+
+/* ASCII byte classes of the scan text, shared by the detectors (a table lookup each) */
+static inline bool isdig(char c)
+{
+	return c >= '0' && c <= '9';
+}
+static inline bool isalp(char c)
+{
+	return phi_cc[(unsigned char)c] & PHI_CC_ALPHA;
+}
+static inline bool isaln(char c)
+{
+	return phi_cc[(unsigned char)c] & PHI_CC_ALNUM;
+}
+static inline bool isword(char c)
+{
+	return phi_cc[(unsigned char)c] & PHI_CC_WORD;
+}
+static inline char lc(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 /* A detector hit in decoded coordinates. */
 struct phi_hit {

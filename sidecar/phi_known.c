@@ -122,26 +122,6 @@ struct phi_context {
 
 /* --- folding and tokenising ----------------------------------------------------------------- */
 
-static inline bool isdig(char c)
-{
-	return c >= '0' && c <= '9';
-}
-static inline bool isalp(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static inline bool isaln(char c)
-{
-	return isdig(c) || isalp(c);
-}
-static inline bool isword(char c)
-{
-	return isaln(c) || (unsigned char)c >= 0x80;
-}
-static inline char lc(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
 
 /* Latin letters without their diacritics: Latin-1 Supplement, Latin Extended-A, the common
  * Extended-B letters and the Vietnamese block of Latin Extended Additional. */
@@ -1382,7 +1362,7 @@ static int word_lookup(const struct phi_context *ctx, const char *t, size_t n, s
 
 static inline bool is_join(char c)
 {
-	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
+	return phi_cc[(unsigned char)c] & PHI_CC_JOIN; /* ' ' '-' '.' '/' '(' ')' */
 }
 
 /* Do the two characters at p (the second read across separators) start an identifier key? */

@@ -250,7 +250,7 @@ static inline bool is_lo(unsigned char c)
 }
 static inline bool is_al(unsigned char c)
 {
-	return is_up(c) || is_lo(c);
+	return phi_cc[c] & PHI_CC_ALPHA;
 }
 static inline bool is_dg(unsigned char c)
 {
@@ -811,7 +811,7 @@ static bool is_title(const struct tok *k)
 	       tok_is(k, "mister");
 }
 
-static inline unsigned char lc(unsigned char ch)
+static inline unsigned char lc_u(unsigned char ch)
 {
 	return is_up(ch) ? (unsigned char)(ch + 32) : ch;
 }
@@ -857,8 +857,8 @@ static inline bool in2(const uint64_t *tab, const char *t, size_t b, size_t len)
 {
 	if (len < 2 || len > 31)
 		return false;
-	uint32_t k = cue_bit(lc((unsigned char)t[b]), lc((unsigned char)t[b + 1]), lc((unsigned char)t[b + len - 2]),
-			     lc((unsigned char)t[b + len - 1]), len);
+	uint32_t k = cue_bit(lc_u((unsigned char)t[b]), lc_u((unsigned char)t[b + 1]), lc_u((unsigned char)t[b + len - 2]),
+			     lc_u((unsigned char)t[b + len - 1]), len);
 	return (tab[k >> 6] >> (k & 63)) & 1;
 }
 
@@ -866,14 +866,14 @@ static inline bool in2(const uint64_t *tab, const char *t, size_t b, size_t len)
 static bool is_prep(const char *t, size_t b, size_t len)
 {
 	if (len == 2) {
-		unsigned v = (unsigned)lc((unsigned char)t[b]) << 8 | lc((unsigned char)t[b + 1]);
+		unsigned v = (unsigned)lc_u((unsigned char)t[b]) << 8 | lc_u((unsigned char)t[b + 1]);
 		return v == ('i' << 8 | 'n') || v == ('t' << 8 | 'o') || v == ('o' << 8 | 'f') || v == ('b' << 8 | 'y') ||
 		       v == ('i' << 8 | 's');
 	}
 	if (len == 4) {
 		uint32_t v = 0;
 		for (int k = 0; k < 4; k++)
-			v = v << 8 | lc((unsigned char)t[b + (size_t)k]);
+			v = v << 8 | lc_u((unsigned char)t[b + (size_t)k]);
 		return v == 0x77697468u || v == 0x66726f6du || v == 0x6e656172u; /* with from near */
 	}
 	return false;

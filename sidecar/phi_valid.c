@@ -40,22 +40,6 @@
 #define T(vc) ((vc)->d->t)
 #define N(vc) ((vc)->d->n)
 
-static inline bool isdig(char c)
-{
-	return c >= '0' && c <= '9';
-}
-static inline bool isalp(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static inline bool isaln(char c)
-{
-	return isdig(c) || isalp(c);
-}
-static inline char lc(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
 
 /* Not glued to a longer number on the left: no alnum, and no "digit-" / "digit." / "digit/". */
 static bool clean_left(const char *t, size_t from)
