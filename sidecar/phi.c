@@ -748,14 +748,14 @@ int phi_scan(const struct phi_engine *eng, struct phi_scratch *s, const struct p
 			return err_set(e, -E2BIG, "phi: more than %zu candidate findings", s->hits.max);
 	}
 	merge_hits(eng, &s->dec, &s->hits, &s->tmp, &s->ctmp);
-	size_t hint = 0;
+	size_t hint = 0, rhint = 0;
 	for (size_t i = 0; i < s->hits.n; i++) {
 		const struct phi_hit *h = &s->hits.v[i];
 		struct phi_finding f;
 		long sg = phi_dec_seg_near(&s->dec, h->s, &hint);
 		const struct phi_seg *seg = &s->dec.segs[sg];
 
-		if (!phi_dec_map(&s->dec, h->s, h->e, &f.start, &f.end))
+		if (!phi_dec_map_near(&s->dec, h->s, h->e, &f.start, &f.end, &rhint))
 			continue;
 		f.type = (enum phi_type)h->type;
 		f.source = (enum phi_source)h->source;

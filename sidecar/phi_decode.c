@@ -839,22 +839,61 @@ static long run_at(const struct phi_dec *d, size_t pos)
 	return -1;
 }
 
-bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re)
+/* decoded [s, e) with s in run a and e - 1 in run b: an atomic run maps whole */
+static inline bool map_runs(const struct phi_dec *d, long a, long b, size_t s, size_t e, size_t *rs, size_t *re)
 {
-	long a, b;
-	const struct phi_run *ra, *rb;
+	const struct phi_run *ra = &d->runs[a], *rb = &d->runs[b];
 
-	if (e <= s)
-		return false;
-	a = run_at(d, s);
-	b = run_at(d, e - 1);
-	if (a < 0 || b < 0)
-		return false;
-	ra = &d->runs[a];
-	rb = &d->runs[b];
 	*rs = ra->dlen == ra->rlen ? ra->r + (s - ra->d) : ra->r;
 	*re = rb->dlen == rb->rlen ? rb->r + (e - rb->d) : (size_t)rb->r + rb->rlen;
 	return true;
+}
+
+static inline bool run_has(const struct phi_dec *d, size_t k, size_t pos)
+{
+	return k < d->nruns && d->runs[k].d <= pos && pos < (size_t)d->runs[k].d + d->runs[k].dlen;
+}
+
+/* run_at, trying run *hint and the one after it first (most findings of a scan lie in one
+ * run, and they are mapped in ascending order) */
+static long run_near(const struct phi_dec *d, size_t pos, size_t *hint)
+{
+	size_t h = *hint;
+	long r;
+
+	if (run_has(d, h, pos))
+		return (long)h;
+	if (run_has(d, h + 1, pos))
+		r = (long)(h + 1);
+	else if ((r = run_at(d, pos)) < 0)
+		return -1;
+	*hint = (size_t)r;
+	return r;
+}
+
+bool phi_dec_map_near(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re, size_t *hint)
+{
+	long a, b;
+	size_t hb;
+
+	if (e <= s)
+		return false;
+	a = run_near(d, s, hint);
+	hb = a >= 0 ? (size_t)a : 0;
+	b = run_near(d, e - 1, &hb);
+	if (a < 0 || b < 0)
+		return false;
+	return map_runs(d, a, b, s, e, rs, re);
+}
+
+/* the reference: both ends by binary search (test_decode_map compares the two) */
+bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re)
+{
+	long a, b;
+
+	if (e <= s || (a = run_at(d, s)) < 0 || (b = run_at(d, e - 1)) < 0)
+		return false;
+	return map_runs(d, a, b, s, e, rs, re);
 }
 
 /* --- byte-class bitmaps ----------------------------------------------------------------------

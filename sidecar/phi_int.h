@@ -91,6 +91,9 @@ long phi_dec_seg_at(const struct phi_dec *d, size_t pos);
 long phi_dec_seg_near(const struct phi_dec *d, size_t pos, size_t *hint);
 /* Map decoded [s,e) to raw [*rs,*re). false if either end is not inside a run. */
 bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re);
+/* The same, trying run *hint and the one after it first (sets *hint to the start's run):
+ * for spans in ascending order. */
+bool phi_dec_map_near(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t *re, size_t *hint);
 /* Unicode normalisation applied to the scan text (look-alikes, spaces, zero-width): returns
  * the number of replacement bytes written to out (0 = drop the character) or -1 (keep). */
 int phi_norm_cp(uint32_t cp, char out[4]);

@@ -1071,6 +1071,20 @@ static void test_decode_map(void **state)
 				assert_int_equal(hint, (size_t)r);
 		}
 	}
+	/* the hinted map agrees with the plain one from any hint, for every span */
+	for (size_t hint0 = 0; hint0 < d.nruns + 2; hint0++) {
+		for (size_t s0 = 0; s0 <= d.n; s0++) {
+			for (size_t e0 = s0; e0 <= d.n + 1; e0++) {
+				size_t hint = hint0, a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+				bool x = phi_dec_map(&d, s0, e0, &a0, &a1), y = phi_dec_map_near(&d, s0, e0, &b0, &b1, &hint);
+				assert_int_equal(x, y);
+				if (x) {
+					assert_int_equal(a0, b0);
+					assert_int_equal(a1, b1);
+				}
+			}
+		}
+	}
 	phi_dec_fini(&d);
 }
 
