@@ -844,6 +844,50 @@ static void test_entities_and_percent(void **state)
 	assert_true(has_exact(form, "123%E2%80%8B-45-6789", PHI_T_SSN));
 }
 
+/* Text bodies are searched for '&', '%' and non-ASCII bytes 16 and 8 bytes at a time: each
+ * kind of escape at every offset around those block edges decodes the same, with its offset
+ * map back to the raw bytes. */
+static void test_text_escapes_every_offset(void **state)
+{
+	static const struct {
+		const char *raw, *dec;
+	} esc[] = {{"%40", "@"}, {"&#64;", "@"}, {"&amp;", "&"}, {"\xc3\xa9", "\xc3\xa9"}, {"\xe2\x80\x8b", ""},
+		   {"%4", "%4"}, {"&#;", "&#;"}, {"\xff", "\xff"}};
+	struct phi_dec d = {0};
+	char body[128], want[128];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(esc) / sizeof(esc[0]); k++) {
+		size_t rl = strlen(esc[k].raw), dl = strlen(esc[k].dec);
+		for (size_t off = 0; off <= 40; off++) {
+			for (size_t tail = 0; tail <= 20; tail += 7) {
+				memset(body, 'x', off);
+				memcpy(body + off, esc[k].raw, rl);
+				memset(body + off + rl, 'y', tail);
+				memset(want, 'x', off);
+				memcpy(want + off, esc[k].dec, dl);
+				memset(want + off + dl, 'y', tail);
+				assert_int_equal(phi_decode(&d, body, off + rl + tail, PHI_BODY_TEXT), 0);
+				assert_int_equal(d.nsegs, 1);
+				assert_int_equal(d.segs[0].d1 - d.segs[0].d0, off + dl + tail);
+				assert_memory_equal(d.t + d.segs[0].d0, want, off + dl + tail);
+				size_t rs, re;
+				if (dl > 0) {
+					/* the escape's first decoded byte maps back into the escape */
+					assert_true(phi_dec_map(&d, off, off + 1, &rs, &re));
+					assert_true(rs >= off && re <= off + rl);
+				}
+				if (tail > 0) {
+					assert_true(phi_dec_map(&d, off + dl, off + dl + tail, &rs, &re));
+					assert_int_equal(rs, off + rl);
+					assert_int_equal(re, off + rl + tail);
+				}
+			}
+		}
+	}
+	phi_dec_fini(&d);
+}
+
 static void test_json_numbers(void **state)
 {
 	const char *body = "{\"ssn\": 123456789, \"phone\":6175550123, \"n\": 98.6, \"age\": 93.0e0}";
@@ -1146,6 +1190,7 @@ int main(void)
 		cmocka_unit_test(test_decode_map),
 		cmocka_unit_test(test_indep_forms),
 		cmocka_unit_test(test_shape_prefilter),
+		cmocka_unit_test(test_text_escapes_every_offset),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_policy_type_names_agree),
 	};
