@@ -31,6 +31,16 @@ const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_
 			     [' '] = PHI_CC_JOIN, ['-'] = PHI_CC_JOIN, ['.'] = PHI_CC_JOIN,
 			     ['/'] = PHI_CC_JOIN, ['('] = PHI_CC_JOIN, [')'] = PHI_CC_JOIN};
 
+#define LC1(x) ((x) >= 'A' && (x) <= 'Z' ? (x) + 32 : (x))
+#define LC4(x) LC1(x), LC1((x) + 1), LC1((x) + 2), LC1((x) + 3)
+#define LC16(x) LC4(x), LC4((x) + 4), LC4((x) + 8), LC4((x) + 12)
+#define LC64(x) LC16(x), LC16((x) + 16), LC16((x) + 32), LC16((x) + 48)
+const unsigned char phi_lower[256] = {LC64(0), LC64(64), LC64(128), LC64(192)};
+#undef LC1
+#undef LC4
+#undef LC16
+#undef LC64
+
 /* JSON string bytes that end a verbatim run: '"', '\\', control characters, non-ASCII, and
  * the starts of HTML entities and percent escapes. */
 static const uint8_t json_special[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['&'] = 1, ['%'] = 1,

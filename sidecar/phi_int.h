@@ -122,9 +122,10 @@ static inline bool isword(char c)
 {
 	return phi_cc[(unsigned char)c] & PHI_CC_WORD;
 }
+extern const unsigned char phi_lower[256]; /* ASCII upper case to lower, every other byte as it is */
 static inline char lc(char c)
 {
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	return (char)phi_lower[(unsigned char)c];
 }
 
 /* A detector hit in decoded coordinates. */

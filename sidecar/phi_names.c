@@ -256,6 +256,10 @@ static inline bool is_dg(unsigned char c)
 {
 	return c >= '0' && c <= '9';
 }
+static inline unsigned char lc_u(unsigned char ch)
+{
+	return phi_lower[ch];
+}
 
 /* Upper-case Latin letters among U+00C0..U+024F (Latin-1 Supplement, Latin Extended-A). */
 static bool latin_upper(uint32_t cp)
@@ -517,7 +521,7 @@ __attribute__((noinline)) static bool tok_slow(const struct sc *c, size_t i, str
 				unsigned char ch = (unsigned char)t[q];
 				if (ch == '\'')
 					continue;
-				ch = (unsigned char)(is_up(ch) ? ch + 32 : ch);
+				ch = lc_u(ch);
 				k->f[fl++] = (char)ch;
 				w |= (uint64_t)ch << (8 * nb);
 				if (++nb == 8) {
@@ -809,11 +813,6 @@ static bool is_title(const struct tok *k)
 {
 	return tok_is(k, "mr") || tok_is(k, "mrs") || tok_is(k, "ms") || tok_is(k, "miss") || tok_is(k, "mx") ||
 	       tok_is(k, "mister");
-}
-
-static inline unsigned char lc_u(unsigned char ch)
-{
-	return is_up(ch) ? (unsigned char)(ch + 32) : ch;
 }
 
 /* The ASCII word that ends right before offset s (up to two spaces and one of , : ( - . ;
