@@ -1948,14 +1948,15 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 		if (ctx) {
 			/* a plain digit token: known_token only when its word-key filter passes;
 			 * otherwise only its identifier keys can match, past two filters */
-			if (!plain || (te - ts <= KMAX_TOKEN && word_key_maybe(ctx, t, ts, te - ts)))
+			if (!plain || (te - ts <= KMAX_TOKEN && ctx->first[(unsigned char)t[ts]] &&
+				       word_key_maybe(ctx, t, ts, te - ts)))
 				rc = known_token(ctx, t, n, ts, te, true, alpha, !high && !apos, true, &names, out);
 			else if (ctx->nids && id_maybe(ctx, t, n, ts, te))
 				rc = id_match(ctx, t, n, ts, out);
 			if (rc < 0)
 				break;
 			/* a letters-only token joined to this one by a separator ("zkq-987") */
-			if (ctx->nids && ts >= 2 && isdig(t[ts]) && is_join(t[ts - 1]) && t[ts - 1] != ' ' && isword(t[ts - 2]) &&
+			if (ts >= 2 && t[ts - 1] != ' ' && is_join(t[ts - 1]) && ctx->nids && isdig(t[ts]) && isword(t[ts - 2]) &&
 			    !(ts >= 4 && t[ts - 3] == '\'' && lc(t[ts - 2]) == 's' && isword(t[ts - 4]))) {
 				size_t ps = ts - 1;
 				while (token_continues(t, i, ps))
