@@ -1980,7 +1980,8 @@ int phi_token_scan(const struct phi_context *ctx, struct phi_vctx *vc, phi_emit_
 				size_t ts = (w << 6) + (size_t)__builtin_ctzll(starts), te, skip;
 				bool apos;
 				starts &= starts - 1;
-				unsigned char c0 = (unsigned char)t[ts], c1 = ts + 1 < n ? (unsigned char)t[ts + 1] : 0;
+				/* t[n] is the first of PHI_DEC_PAD zero bytes: no word byte */
+				unsigned char c0 = (unsigned char)t[ts], c1 = (unsigned char)t[ts + 1];
 				if ((c0 | c1) < 0x80 && c1 != '\'') {
 					/* both ASCII: the folded key starts with these two bytes (or the
 					 * first alone for a one-byte token) */
