@@ -951,7 +951,10 @@ void phi_dec_bitmaps(struct phi_dec *d)
 		d->wm = xrealloc(d->wm, d->cwords * 8);
 	}
 	d->nwords = nw;
-	for (w = 0; (w + 1) * 64 <= d->n; w++) {
+	/* the block holding t[n] too: PHI_DEC_PAD (64) zero bytes follow the text (phi_decode),
+	 * and a zero byte sets no bit */
+	_Static_assert(PHI_DEC_PAD >= 64, "a 64-byte block from t[n - 1] must stay in the padding");
+	for (w = 0; w * 64 <= d->n; w++) {
 		const unsigned char *p = (const unsigned char *)d->t + w * 64;
 		uint64_t a = 0, g = 0, h = 0;
 #if defined(__SSE2__)

@@ -55,7 +55,8 @@ struct phi_dec {
 	size_t nwords, cwords;
 };
 
-/* Build the byte-class bitmaps of d->t (SSE2 where available). */
+/* Build the byte-class bitmaps of d->t as phi_decode left it, padding included (SSE2 where
+ * available). */
 void phi_dec_bitmaps(struct phi_dec *d);
 /* First position >= i whose bit in bitmap m (one of d's) is set (want_set) or clear, or d->n. */
 static inline size_t phi_bits_next(const struct phi_dec *d, const uint64_t *m, size_t i, bool want_set)
