@@ -2021,7 +2021,6 @@ int phi_names_scan(const struct phi_vctx *vc, phi_emit_fn emit, void *arg)
 	struct sc c;
 	struct tcache tc;
 	uint64_t carry_w = 0, carry_h = 0;
-	unsigned char pad[64];
 
 	pthread_once(&table_once, table_build);
 	c.d = d;
@@ -2039,13 +2038,9 @@ int phi_names_scan(const struct phi_vctx *vc, phi_emit_fn emit, void *arg)
 	 * a curly quote) */
 	for (size_t w = 0; w < d->nwords && (w << 6) < c.n; w++) {
 		size_t base = w << 6;
+		/* the last block reads into the PHI_DEC_PAD zero bytes after the text: no bits */
 		const unsigned char *p = (const unsigned char *)c.t + base;
 		uint64_t up, nn, wm = d->wm[w], hm = d->hm[w];
-		if (c.n - base < 64) {
-			memset(pad, ' ', sizeof(pad));
-			memcpy(pad, p, c.n - base);
-			p = pad;
-		}
 		masks64(p, &up, &nn);
 		uint64_t start = wm & ~((wm << 1) | carry_w), after_h = (hm << 1) | carry_h;
 		carry_w = wm >> 63;
