@@ -31,7 +31,7 @@ const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_
 			     [' '] = PHI_CC_JOIN, ['-'] = PHI_CC_JOIN, ['.'] = PHI_CC_JOIN,
 			     ['/'] = PHI_CC_JOIN, ['('] = PHI_CC_JOIN, [')'] = PHI_CC_JOIN};
 
-#define LC1(x) ((x) >= 'A' && (x) <= 'Z' ? (x) + 32 : (x))
+#define LC1(x) ((x) + 32 * ((x) >= 'A' && (x) <= 'Z'))
 #define LC4(x) LC1(x), LC1((x) + 1), LC1((x) + 2), LC1((x) + 3)
 #define LC16(x) LC4(x), LC4((x) + 4), LC4((x) + 8), LC4((x) + 12)
 #define LC64(x) LC16(x), LC16((x) + 16), LC16((x) + 32), LC16((x) + 48)

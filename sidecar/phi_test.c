@@ -1132,6 +1132,21 @@ static void test_decode_map(void **state)
 	phi_dec_fini(&d);
 }
 
+/* The byte-class tables (phi_cc, phi_lower) against their definitions, all 256 bytes. */
+static void test_byte_classes(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		bool up = c >= 'A' && c <= 'Z', low = c >= 'a' && c <= 'z', dig = c >= '0' && c <= '9';
+		assert_int_equal(phi_lower[c], up ? c + 32 : c);
+		assert_int_equal(isalp((char)c), up || low);
+		assert_int_equal(isaln((char)c), up || low || dig);
+		assert_int_equal(isword((char)c), up || low || dig || c >= 0x80);
+		assert_int_equal(isdig((char)c), dig);
+		assert_int_equal((phi_cc[c] & PHI_CC_JOIN) != 0, c != 0 && strchr(" -./()", c) != NULL);
+	}
+}
+
 static void test_type_names(void **state)
 {
 	(void)state;
@@ -1191,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_indep_forms),
 		cmocka_unit_test(test_shape_prefilter),
 		cmocka_unit_test(test_text_escapes_every_offset),
+		cmocka_unit_test(test_byte_classes),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_policy_type_names_agree),
 	};
