@@ -31,6 +31,7 @@ const uint8_t phi_cc[256] = {['a' ... 'z'] = PHI_CC_LOW, ['A' ... 'Z'] = PHI_CC_
 			     [' '] = PHI_CC_JOIN, ['-'] = PHI_CC_JOIN, ['.'] = PHI_CC_JOIN,
 			     ['/'] = PHI_CC_JOIN, ['('] = PHI_CC_JOIN, [')'] = PHI_CC_JOIN};
 
+/* lc()'s table: 'A'..'Z' to 'a'..'z', every other byte to itself */
 #define LC1(x) ((x) + 32 * ((x) >= 'A' && (x) <= 'Z'))
 #define LC4(x) LC1(x), LC1((x) + 1), LC1((x) + 2), LC1((x) + 3)
 #define LC16(x) LC4(x), LC4((x) + 4), LC4((x) + 8), LC4((x) + 12)
@@ -341,7 +342,6 @@ static inline bool has_byte(uint64_t w, unsigned char c)
 	return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
 }
 
-/* Text between raw[a, b): verbatim except normalised non-ASCII. */
 /* First index in [i, b) of a byte emit_text must look at (non-ASCII, '&', '%'), or b: 16 bytes
  * at a time with SSE2 (the sign bit marks the non-ASCII bytes), else 8 with word tricks. */
 static inline size_t text_special_next(const char *raw, size_t i, size_t b)
@@ -369,6 +369,7 @@ static inline size_t text_special_next(const char *raw, size_t i, size_t b)
 	return i;
 }
 
+/* Text between raw[a, b): verbatim except normalised non-ASCII. */
 static void emit_text(struct phi_dec *d, const char *raw, size_t a, size_t b)
 {
 	size_t i = a, start = a;
@@ -865,13 +866,12 @@ static long run_at(const struct phi_dec *d, size_t pos)
 }
 
 /* decoded [s, e) with s in run a and e - 1 in run b: an atomic run maps whole */
-static inline bool map_runs(const struct phi_dec *d, long a, long b, size_t s, size_t e, size_t *rs, size_t *re)
+static inline void map_runs(const struct phi_dec *d, long a, long b, size_t s, size_t e, size_t *rs, size_t *re)
 {
 	const struct phi_run *ra = &d->runs[a], *rb = &d->runs[b];
 
 	*rs = ra->dlen == ra->rlen ? ra->r + (s - ra->d) : ra->r;
 	*re = rb->dlen == rb->rlen ? rb->r + (e - rb->d) : (size_t)rb->r + rb->rlen;
-	return true;
 }
 
 static inline bool run_has(const struct phi_dec *d, size_t k, size_t pos)
@@ -908,7 +908,8 @@ bool phi_dec_map_near(const struct phi_dec *d, size_t s, size_t e, size_t *rs, s
 	b = run_near(d, e - 1, &hb);
 	if (a < 0 || b < 0)
 		return false;
-	return map_runs(d, a, b, s, e, rs, re);
+	map_runs(d, a, b, s, e, rs, re);
+	return true;
 }
 
 /* the reference: both ends by binary search (test_decode_map compares the two) */
@@ -916,9 +917,14 @@ bool phi_dec_map(const struct phi_dec *d, size_t s, size_t e, size_t *rs, size_t
 {
 	long a, b;
 
-	if (e <= s || (a = run_at(d, s)) < 0 || (b = run_at(d, e - 1)) < 0)
+	if (e <= s)
 		return false;
-	return map_runs(d, a, b, s, e, rs, re);
+	a = run_at(d, s);
+	b = run_at(d, e - 1);
+	if (a < 0 || b < 0)
+		return false;
+	map_runs(d, a, b, s, e, rs, re);
+	return true;
 }
 
 /* --- byte-class bitmaps ----------------------------------------------------------------------

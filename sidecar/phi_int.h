@@ -106,7 +106,7 @@ enum { PHI_CC_LOW = 1, PHI_CC_UP = 2, PHI_CC_DIG = 4, PHI_CC_HIGH = 8, PHI_CC_JO
 #define PHI_CC_WORD (PHI_CC_ALNUM | PHI_CC_HIGH)
 extern const uint8_t phi_cc[256];
 
-/* ASCII byte classes of the scan text, shared by the detectors (a table lookup each) */
+/* Byte tests on the scan text, shared by the detectors (lookups in phi_cc and phi_lower) */
 static inline bool isdig(char c)
 {
 	return c >= '0' && c <= '9';

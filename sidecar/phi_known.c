@@ -122,7 +122,6 @@ struct phi_context {
 
 /* --- folding and tokenising ----------------------------------------------------------------- */
 
-
 /* Latin letters without their diacritics: Latin-1 Supplement, Latin Extended-A, the common
  * Extended-B letters and the Vietnamese block of Latin Extended Additional. */
 static const char *fold_latin(uint32_t cp)
@@ -1736,7 +1735,8 @@ static int resolve_names(const struct phi_context *ctx, const char *t, size_t n,
 
 /* Could an identifier key start at p (token [p, te))? Three-character prefix bitmap, read
  * straight from the token when it is long enough, else across separators. */
-static inline __attribute__((always_inline)) bool id_maybe(const struct phi_context *ctx, const char *t, size_t n, size_t p, size_t te)
+static inline __attribute__((always_inline)) bool id_maybe(const struct phi_context *ctx, const char *t, size_t n,
+								 size_t p, size_t te)
 {
 	if (te - p >= 3 && t[p] != '0')
 		return pref_test(ctx->idpref, t[p], t[p + 1], t[p + 2]);
