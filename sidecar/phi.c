@@ -461,7 +461,7 @@ static bool next_digit_run(const struct phi_dec *d, size_t i, unsigned k, size_t
 		if (a >= n)
 			return false;
 		*q = phi_bits_next(d, dm, a, false);
-		while (a > i && (phi_cc[(unsigned char)d->t[a - 1]] & PHI_CC_DIG))
+		while (a > i && isdig(d->t[a - 1]))
 			a--;
 		*p = a;
 		return true;

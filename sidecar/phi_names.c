@@ -248,13 +248,14 @@ static inline bool is_lo(unsigned char c)
 {
 	return c >= 'a' && c <= 'z';
 }
+/* phi_int.h's tests, for the unsigned bytes this file reads */
 static inline bool is_al(unsigned char c)
 {
-	return phi_cc[c] & PHI_CC_ALPHA;
+	return isalp((char)c);
 }
 static inline bool is_dg(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return isdig((char)c);
 }
 static inline unsigned char lc_u(unsigned char ch)
 {

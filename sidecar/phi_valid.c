@@ -40,7 +40,6 @@
 #define T(vc) ((vc)->d->t)
 #define N(vc) ((vc)->d->n)
 
-
 /* Not glued to a longer number on the left: no alnum, and no "digit-" / "digit." / "digit/". */
 static bool clean_left(const char *t, size_t from)
 {
