@@ -25,9 +25,9 @@ static void init(void)
 	static const char *const mrn[] = {"MRN[0-9]{8}", "\\bID-?[0-9]{6,8}\\b", "[A-Z]{2}[0-9]{3}.?[0-9]{4}"};
 	static const char patient[] =
 		"{\"resourceType\":\"Patient\",\"id\":\"pt4711x\",\"name\":[{\"family\":\"O'Brien-M\\u00fcller\","
-		"\"given\":[\"Ren\\u00e9e\",\"Li\"]}],\"birthDate\":\"1941-03-03\",\"telecom\":[{\"system\":\"phone\","
+		"\"given\":[\"Ren\\u00e9e\",\"Li\",\"May\"]}],\"birthDate\":\"1941-03-03\",\"telecom\":[{\"system\":\"phone\","
 		"\"value\":\"617-555-0199\"},{\"system\":\"email\",\"value\":\"r.ob@example.org\"}],"
-		"\"identifier\":[{\"value\":\"00123456\"}],\"address\":[{\"line\":[\"742 Evergreen Terrace\"],"
+		"\"identifier\":[{\"value\":\"00123456\"},{\"value\":\"abcd-ef12-3456\"}],\"address\":[{\"line\":[\"742 Evergreen Terrace\"],"
 		"\"city\":\"San Mateo\",\"postalCode\":\"01105-1234\"}]}";
 	struct phi_config cfg;
 	struct err e;

@@ -350,6 +350,18 @@ static void test_name_and_city_cues(void **state)
 	expect_none("# Gout: May need to titrate allopurinol. Will follow up.");
 	expect("May Kowalczyk seen today", "May Kowalczyk", PHI_T_NAME);
 	expect("this is may, my birthday is", "may", PHI_T_NAME);
+	/* a sign-off: the last word of its line, a thanks or an apology shortly before */
+	expect("my appt is on August 16th thx may", "may", PHI_T_NAME);
+	expect("can you call me back thank you so much may\nnext line", "may", PHI_T_NAME);
+	expect("refill please, sorry for the long message, may!", "may", PHI_T_NAME);
+	scan("{\"content\":\"my appt is on 3/25 thx may\"}", PHI_BODY_JSON);
+	assert_true(covered("{\"content\":\"my appt is on 3/25 thx may\"}", "may", PHI_T_NAME));
+	scan("msg=question+about+refill+thx+may&max_tokens=128", PHI_BODY_FORM);
+	assert_true(covered("msg=question+about+refill+thx+may&max_tokens=128", "may", PHI_T_NAME));
+	expect("st. louis last month my niece may, cell 701-593-0172 can drive", "may", PHI_T_NAME);
+	expect_none("thx, may I ask about the refill");
+	expect_none("my appt is in may");
+	expect_none("thanks for seeing me in clinic on the first of may, really");
 	expect_none("{\"code\":\"N\",\"display\":\"Normal\"} Normal saline");
 	expect("we moved to normal last month", "normal", PHI_T_CITY);
 	expect("lives in Normal, IL", "Normal", PHI_T_CITY);
@@ -357,6 +369,37 @@ static void test_name_and_city_cues(void **state)
 	expect("{\"reference\":\"Patient/eZsrtZZWERrRviMCzhQZEeFe\"}", "eZsrtZZWERrRviMCzhQZEeFe", PHI_T_IDENTIFIER);
 	ctx = saved;
 	phi_context_free(c2);
+}
+
+/* A logical id whose first groups hold no digit: the digit pass meets "de47" (a token that
+ * starts with a letter) or "47ab" first, and walks back over the letters-only groups before
+ * it (found missing by the independent corpus, seed 12). */
+static void test_hex_logical_ids(void **state)
+{
+	static const char *const ids[] = {"fdbabddc-de47-47ab-939c-17e14c336250", "abcdefab-cdef-47ab-939c-17e14c336250",
+					  "abcdefab-cdef-abcd-ef12-17e14c336250", "fdbabddc-1e47-47ab-939c-17e14c336250"};
+	struct phi_context *saved = ctx;
+	struct err e;
+	char pat[256], body[256];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+		struct phi_context *c2 = NULL;
+		snprintf(pat, sizeof(pat), "{\"resourceType\":\"Patient\",\"id\":\"%s\"}", ids[k]);
+		assert_int_equal(phi_context_from_patient_json(pat, strlen(pat), &c2, &e), 0);
+		ctx = c2;
+		snprintf(body, sizeof(body), "{\"subject\":{\"reference\":\"Patient/%s\"}}", ids[k]);
+		expect(body, ids[k], PHI_T_IDENTIFIER);
+		snprintf(body, sizeof(body), "launch?patient=%s&x=1", ids[k]);
+		expect(body, ids[k], PHI_T_IDENTIFIER);
+		snprintf(body, sizeof(body), "id %s", ids[k]);
+		body[strlen(body) - 1] ^= 1; /* another id differing in its last digit */
+		expect_none(body);
+		snprintf(body, sizeof(body), "id x%s", ids[k]); /* a longer token is another id */
+		expect_none(body);
+		ctx = saved;
+		phi_context_free(c2);
+	}
 }
 
 static void test_context_wiped(void **state)
@@ -409,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_phones_emails),
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_name_and_city_cues),
+		cmocka_unit_test(test_hex_logical_ids),
 		cmocka_unit_test(test_context_wiped),
 		cmocka_unit_test(test_fold),
 	};

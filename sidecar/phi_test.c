@@ -752,6 +752,19 @@ static void test_indep_forms(void **state)
 	expect("a 96-yo female", "96", PHI_T_AGE);
 	expect("Linh is a 94yoF with", "94", PHI_T_AGE);
 	expect_none("a 45-yo male, temp 99F, 98.6F");
+	/* ... and with the sex: a cue on both sides, no vital sign before it on the line */
+	expect("Yetunde Mwangi (MRN73820837), 97F\n\nS: reports fatigue", "97", PHI_T_AGE);
+	expect("N\xc3\xba\xc3\xb1" "ez, Itzel (MR# 43184314), 99F  S: Pt reports nausea", "99", PHI_T_AGE);
+	expect("A/P: The pt is a 91F with a history of atrial fibrillation", "91", PHI_T_AGE);
+	expect("KOWALCZYK, BJORK, 94F (DOB 06/06/1931) is on sertraline", "94", PHI_T_AGE);
+	expect("101M", "101", PHI_T_AGE);
+	expect("Pt is a 95M.", "95", PHI_T_AGE);
+	expect("DOB: 19291027  Age: 96M\nCollected: 11/01/2025", "96", PHI_T_AGE);
+	expect("age 96M\n", "96", PHI_T_AGE);
+	expect_none("Page: 96M\nstage: 92F\nAge 96M-x");
+	expect_none("T 99F, HR 88, 98F\nTmax 101F overnight; vitals: 97F\nafebrile, 98F\nTemp 99F");
+	expect_none("had a 101F fever; a 92F catheter; room 92F; $90M budget, 95M cells, 97F, 96Fr");
+	expect_none("ages 45F and 67M; 094F; 130F; 90MB disk, sample A 97F-");
 	/* post office boxes, and "PO" (by mouth) next to vitamin B12 */
 	expect("Mail to POB 1518, Charlotte", "POB 1518", PHI_T_ADDRESS);
 	expect_none("cyanocobalamin 1000 mcg PO B12 daily, PO BID");
@@ -761,6 +774,10 @@ static void test_indep_forms(void **state)
 	expect("stay at 20607 SW Elm St, Gallup", "20607 SW Elm St", PHI_T_ADDRESS);
 	expect("at 8438 C\xc3\xa9sar Ch\xc3\xa1vez Parkway, Wichita", "8438 C\xc3\xa9sar Ch\xc3\xa1vez Parkway", PHI_T_ADDRESS);
 	expect_none("step 2 of the 3rd Ave protocol; dose 5 mg NE of the lesion");
+	expect("home at 7730 Saint Anne's Court, Boise", "7730 Saint Anne's Court", PHI_T_ADDRESS);
+	expect("at 2960 O'Farrell St, Jackson", "2960 O'Farrell St", PHI_T_ADDRESS);
+	expect("at 9168 Southwest Saint Anne's Highway, Yakima", "9168 Southwest Saint Anne's Highway", PHI_T_ADDRESS);
+	expect_none("seen 2 patient's Court dates; 3 O'brien St; 4 Anne'S Way; 5 Anne' Way; 6 'Oak St");
 	/* a bare nine-digit SSN after "social" */
 	expect("paperwork requests social 187036740.", "187036740", PHI_T_SSN);
 }
