@@ -21,6 +21,10 @@
 #include <emmintrin.h>
 #endif
 
+#include <sodium.h>
+
+#include "lib/b64.h"
+#include "lib/buf.h"
 #include "lib/mem.h"
 
 #define DEC_MAX_DEPTH 512
@@ -441,10 +445,100 @@ static int hex4(const char *p, uint32_t *v)
 }
 
 /* String starting at raw[*pi] == '"'. Emits its decoded content as one segment. */
+/* --- base64 text inside a JSON string ----------------------------------------------------------
+ *
+ * FHIR Attachment.data (base64Binary) carries a write-back's note text — an AI draft, a letter,
+ * a discharge summary — and anything else base64 in a JSON string value is just as easily read
+ * back. A value of at least B64_MIN characters from the standard alphabet (line breaks allowed,
+ * as xs:base64Binary allows whitespace; RFC 4648 §4, decoded strictly by lib/b64) that decodes to
+ * text (valid UTF-8, no control characters but tab, CR and LF) is scanned as that text instead of
+ * its base64 characters. The decoded text is one atomic run over the whole value, so every
+ * finding in it maps to the whole base64 value and redaction replaces all of it: no partial
+ * base64 groups are left to decode. Binary payloads (images, PDFs) are not text and stay as
+ * they are: the scanner does not look inside them. Found by the independent corpus
+ * (`base64-attachment`, fixtures/phi_indep). */
+#define B64_MIN 24
+
+static const uint8_t b64_alpha[256] = {['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['+'] = 1,
+				       ['/'] = 1};
+
+/* Is p[0, n) text: valid UTF-8 without control characters other than tab, CR, LF? */
+static bool is_text(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		if (p[i] < 0x80) {
+			if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		size_t l = utf8_dec(p + i, n - i, &cp);
+		if (l == 0 || (cp >= 0x80 && cp < 0xa0))
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* The string value just decoded to t[d0, n) (its runs from nr0 on; raw content [rs, re), the
+ * quotes excluded): when it is base64 of text, replace it by the text. Returns whether it did. */
+static bool b64_text_swap(struct phi_dec *d, size_t d0, size_t nr0, size_t rs, size_t re)
+{
+	const unsigned char *s = (const unsigned char *)d->t + d0;
+	size_t n = d->n - d0, chars = 0, pad = 0;
+	struct buf out;
+	bool ok = false;
+
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = s[k];
+		if (b64_alpha[c] && !pad)
+			chars++;
+		else if (c == '=' && pad < 2)
+			pad++;
+		else if (c != '\n' && c != '\r')
+			return false; /* prose stops here, at its first space */
+	}
+	if (chars < B64_MIN || (chars + pad) % 4 != 0)
+		return false;
+	buf_init(&out, n);
+	if (b64_decode((const char *)s, n, B64_STD, &out) == 0 && out.len > 0 && out.len < re - rs &&
+	    is_text((const unsigned char *)out.p, out.len)) {
+		/* normalise as emit_high does (never longer: in place) */
+		size_t w = 0;
+		for (size_t i = 0; i < out.len;) {
+			uint32_t cp;
+			size_t l = (unsigned char)out.p[i] < 0x80 ? 0 : utf8_dec((const unsigned char *)out.p + i, out.len - i, &cp);
+			if (l == 0) {
+				out.p[w++] = out.p[i++];
+				continue;
+			}
+			char rep[4];
+			int k = phi_norm_cp(cp, rep);
+			if (k < 0) {
+				memmove(out.p + w, out.p + i, l);
+				w += l;
+			} else {
+				memcpy(out.p + w, rep, (size_t)k);
+				w += (size_t)k;
+			}
+			i += l;
+		}
+		d->n = d0;
+		d->nruns = nr0;
+		emit_atomic(d, rs, re - rs, out.p, w);
+		ok = true;
+	}
+	if (out.p)
+		sodium_memzero(out.p, out.cap);
+	buf_fini(&out);
+	return ok;
+}
+
 static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *pi, int kind, long key,
 		       size_t *seg_out)
 {
-	size_t i = *pi + 1, start, d0 = d->n, r0 = *pi;
+	size_t i = *pi + 1, start, d0 = d->n, r0 = *pi, nr0 = d->nruns;
 
 	start = i;
 	for (;;) {
@@ -556,6 +650,8 @@ static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *p
 		i += 2;
 		start = i;
 	}
+	if (kind == PHI_SEG_STRING && d->n - d0 >= B64_MIN)
+		b64_text_swap(d, d0, nr0, r0 + 1, i - 1);
 	*seg_out = push_seg(d, d0, r0, i, kind, key);
 	emit_sep(d);
 	*pi = i;

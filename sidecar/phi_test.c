@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lib/b64.h"
 #include "lib/json.h"
 #include "sidecar/phi_int.h"
 
@@ -964,6 +965,86 @@ static void test_redact_json_valid(void **state)
 	}
 }
 
+/* Base64 text in a JSON string value (FHIR Attachment.data): scanned as the text it encodes,
+ * every finding over the whole value; binary, short, invalid and key base64 left alone. */
+static void b64_body(const char *text, size_t tlen, const char *fmt, char *out, size_t cap)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	assert_int_equal(b64_encode(text, tlen, B64_STD, &b), 0);
+	snprintf(out, cap, fmt, b.p);
+	buf_fini(&b);
+}
+
+static void test_base64_attachment(void **state)
+{
+	static const char note[] = "Note for Mrs. Okafor, seen 03/15/1941. Call 617-555-0199.";
+	static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+					    0,    0,   1,   0,   0,    0,    1,    0,    8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4};
+	static const char *const gone[] = {"Tm90ZSBmb3Ig", NULL};
+	char body[1024], b64[512];
+	const char *v;
+
+	(void)state;
+	b64_body(note, strlen(note), "{\"content\":[{\"attachment\":{\"contentType\":\"text/plain\",\"data\":\"%s\"}}]}",
+		 body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	v = strstr(body, "\"data\":\"") + 8;
+	size_t vs = (size_t)(v - body), ve = (size_t)(strchr(v, '"') - body);
+	bool name = false, date = false, phone = false;
+	for (size_t i = 0; i < F.n; i++) {
+		assert_int_equal(F.v[i].start, vs); /* the whole value */
+		assert_int_equal(F.v[i].end, ve);
+		name |= F.v[i].type == PHI_T_NAME;
+		date |= F.v[i].type == PHI_T_DATE;
+		phone |= F.v[i].type == PHI_T_PHONE;
+	}
+	assert_true(name && date && phone);
+	check_redacted_json(body, gone);
+	/* MIME line breaks (JSON "\n") and "\/" escapes inside the value */
+	b64_body(note, strlen(note), "%s", b64, sizeof(b64));
+	{
+		char esc[600];
+		size_t k = 0;
+		for (size_t i = 0; b64[i] && k + 4 < sizeof(esc); i++) {
+			if (i && i % 16 == 0) {
+				esc[k++] = '\\';
+				esc[k++] = 'n';
+			}
+			if (b64[i] == '/')
+				esc[k++] = '\\';
+			esc[k++] = b64[i];
+		}
+		esc[k] = 0;
+		snprintf(body, sizeof(body), "{\"data\":\"%s\"}", esc);
+		scan_kind(body, PHI_BODY_JSON);
+		assert_true(F.n >= 3);
+		assert_int_equal(F.v[0].start, 9);
+		assert_int_equal(F.v[0].end, strlen(body) - 2);
+	}
+	/* binary (a PNG header) is not text: nothing, and the base64 is not scanned either */
+	b64_body((const char *)png, sizeof(png), "{\"data\":\"%s\"}", body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+	/* under 24 characters, as a member name, with a bad padding or a space: not decoded */
+	b64_body("Mrs. Okafor", 11, "{\"data\":\"%s\"}", body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+	b64_body(note, strlen(note), "{\"%s\":1}", body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+	b64_body(note, strlen(note), "{\"data\":\"%s=\"}", body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+	b64_body(note, strlen(note), "{\"data\":\"QUFB %s\"}", body, sizeof(body));
+	scan_kind(body, PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+	/* plain words that happen to be base64 characters decode to no text */
+	scan_kind("{\"x\":\"ThisIsALongIdentifierWithoutSpacesAB\"}", PHI_BODY_JSON);
+	assert_int_equal(F.n, 0);
+}
+
 static void test_redact_text_and_form(void **state)
 {
 	struct buf out;
@@ -1221,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_engine),
 		cmocka_unit_test(test_decode_map),
 		cmocka_unit_test(test_indep_forms),
+		cmocka_unit_test(test_base64_attachment),
 		cmocka_unit_test(test_shape_prefilter),
 		cmocka_unit_test(test_text_escapes_every_offset),
 		cmocka_unit_test(test_byte_classes),
