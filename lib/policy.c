@@ -159,7 +159,7 @@ static const struct keyspec k_egress[] = {{"listen", true}, {"routes", false}, {
 static const struct keyspec k_route[] = {
 	{"name", true}, {"url", true}, {"baa", true}, {"phi", true}, {"approval", false},
 	{"methods", false}, {"max_body_bytes", false}, {"timeout_ms", false}, {"phi_allow_types", false},
-	{NULL, false},
+	{"paths", false}, {NULL, false},
 };
 static const struct keyspec k_phi[] = {{"mrn_patterns", false}, {"member_id_patterns", false},
 				       {"date_exempt_keys", false}, {"url_allow", false}, {NULL, false}};
@@ -942,6 +942,54 @@ static bool item_url_prefix(struct ld *l, const struct yamlx_node *n, const char
 	return true;
 }
 
+/* Does the path hold a dot segment ("." or "..", also percent-encoded), which a server would
+ * resolve against the segments before it (RFC 3986 §5.2.4) and so leave a listed prefix? */
+static bool has_dot_segment(const char *p)
+{
+	for (const char *s = p; *s; s++) {
+		if (*s != '/')
+			continue;
+		const char *q = s + 1;
+		int dots = 0;
+		for (;;) {
+			if (*q == '.') {
+				q++;
+			} else if (q[0] == '%' && q[1] == '2' && (q[2] == 'e' || q[2] == 'E')) {
+				q += 3;
+			} else {
+				break;
+			}
+			dots++;
+		}
+		if ((dots == 1 || dots == 2) && (*q == '/' || *q == '\0' || *q == '?' || *q == ';'))
+			return true;
+	}
+	return false;
+}
+
+/* A path prefix under a route's URL ("/v1/chat/completions"): starts with '/', RFC 3986
+ * path characters only (no '?', '#', spaces, backslashes), no empty or dot segments, at most
+ * 256 bytes. */
+static bool item_path_prefix(struct ld *l, const struct yamlx_node *n, const char *path)
+{
+	const char *s = n->str;
+	size_t len = strlen(s);
+
+	if (len == 0 || s[0] != '/' || len > 256) {
+		err_node(l, n, path, "must be a path starting with '/' (at most 256 bytes), e.g. /v1/chat/completions");
+		return false;
+	}
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@%/") != len) {
+		err_node(l, n, path, "invalid path \"%s\": only RFC 3986 path characters (no '?', '#', spaces or '\\')", s);
+		return false;
+	}
+	if (strstr(s, "//") || has_dot_segment(s)) {
+		err_node(l, n, path, "invalid path \"%s\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed", s);
+		return false;
+	}
+	return true;
+}
+
 static bool item_method(struct ld *l, const struct yamlx_node *n, const char *path)
 {
 	if (in_list(n->str, method_names))
@@ -1611,6 +1659,10 @@ static void load_route(struct ld *l, const struct yamlx_node *r, const char *rp,
 		out->max_body_bytes = (size_t)v;
 	if (get_int(l, r, rp, "timeout_ms", 100, 300000, &v))
 		out->timeout_ms = (unsigned)v;
+	/* issue 6: methods, paths and bodies are limited per route */
+	n = get_strlist(l, r, rp, "paths", false, 256, item_path_prefix, &out->paths);
+	if (n && n->n == 0)
+		err_node(l, n, pj(kp, rp, "paths"), "must list at least one path (leave paths out to allow any path)");
 	/* Safe Harbor (45 CFR 164.514(b)(2)) counts every date element but the year as an
 	 * identifier, so FHIR resources with timestamps cannot pass a redact/block route intact.
 	 * A route may receive some pattern-found types when the site approves it in writing. */
@@ -2061,6 +2113,21 @@ const struct policy_route *policy_find_route(const struct policy *p, const char 
 bool policy_route_active(const struct policy_route *r, int64_t today_days)
 {
 	return r != NULL && (!r->has_approval || policy_approval_active(&r->approval, today_days));
+}
+
+bool policy_route_path_ok(const struct policy_route *r, const char *path)
+{
+	if (r == NULL || path == NULL || has_dot_segment(path))
+		return false;
+	if (r->paths.n == 0)
+		return true;
+	for (size_t i = 0; i < r->paths.n; i++) {
+		const char *pre = r->paths.v[i];
+		size_t pl = strlen(pre);
+		if (strncmp(path, pre, pl) == 0 && (path[pl] == '\0' || path[pl] == '/' || pre[pl - 1] == '/'))
+			return true;
+	}
+	return false;
 }
 
 const struct policy_client *policy_find_client(const struct policy *p, const char *iss)

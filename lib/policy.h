@@ -107,6 +107,8 @@ struct policy_route {
 	/* phi_allow_types: pattern-found identifier types this route may receive (bit i =
 	 * policy_phi_type_names[i]); the patient's own identifiers are never allowed this way */
 	uint32_t phi_allow_types;
+	/* paths: the path prefixes under url the AI service may call; n == 0: any path */
+	struct policy_strlist paths;
 };
 
 /* The PHI scanner's identifier type names, in the order of enum phi_type (sidecar/phi.h;
@@ -246,6 +248,11 @@ bool policy_write_approved(const struct policy *p, const char *fhir_type, int64_
 const struct policy_route *policy_find_route(const struct policy *p, const char *name);
 /* A route may be used when it has no approval or its approval is active. */
 bool policy_route_active(const struct policy_route *r, int64_t today_days);
+/* May the AI service call path (what follows /<route> in its request, percent-encoded as sent;
+ * "" for the route's root) on route r? Never a path with a dot segment ("/../", "/.",
+ * "%2e%2e"); with r->paths, only a listed prefix, whole segments ("/v1/chat" admits
+ * "/v1/chat" and "/v1/chat/x", not "/v1/chatx"). */
+bool policy_route_path_ok(const struct policy_route *r, const char *path);
 const struct policy_client *policy_find_client(const struct policy *p, const char *iss);
 bool policy_client_allows_jku(const struct policy_client *c, const char *jku);
 

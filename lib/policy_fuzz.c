@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/policy.h"
 
@@ -30,6 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < p->n_services; i++)
 			(void)policy_service_allows_hook(&p->services[i], "patient-view");
 		(void)policy_find_route(p, "fhir");
+		/* every route's path prefixes admit themselves; and a request path made of the
+		 * input's bytes (hostile: dot segments, %2e) is judged without a crash */
+		for (size_t i = 0; i < p->egress.n_routes; i++) {
+			const struct policy_route *r = &p->egress.routes[i];
+			char path[257];
+			size_t n = size < sizeof(path) - 1 ? size : sizeof(path) - 1;
+			for (size_t k = 0; k < r->paths.n; k++)
+				if (!policy_route_path_ok(r, r->paths.v[k]))
+					abort();
+			memcpy(path, data, n);
+			path[n] = '\0';
+			(void)policy_route_path_ok(r, path);
+		}
 		policy_unref(p);
 	} else if (p != NULL || diag.n_errors == 0) {
 		abort();

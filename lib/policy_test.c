@@ -642,8 +642,59 @@ static void test_variants(void **state)
 			     "policies/sites/demo.yaml:50:12: egress.routes[0].url: invalid URL \"ftp://llm.demo.example/v1\": scheme must be http or https\n");
 	expect_variant_error("url: https://llm.demo.example/v1", "url: https://llm demo/v1",
 			     "policies/sites/demo.yaml:50:12: egress.routes[0].url: invalid URL \"https://llm demo/v1\": contains a space or control character\n");
+	/* paths under a route's URL (issue 6: methods, paths and bodies are limited per route) */
+	expect_variant_ok("paths: [/chat/completions, /embeddings]", "paths: [/]", NULL);
+	expect_variant_ok("paths: [/chat/completions, /embeddings]", "paths: ['/v1/models:list', /a%20b/]", NULL);
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: [chat/completions]",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: must be a path starting with '/' (at most 256 bytes), e.g. /v1/chat/completions\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: [/chat/../admin]",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat/../admin\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: ['/chat/%2E%2E']",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat/%2E%2E\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: [/chat//x]",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat//x\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: ['/chat?x=1']",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat?x=1\": only RFC 3986 path characters (no '?', '#', spaces or '\\')\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: []",
+			     "policies/sites/demo.yaml:54:14: egress.routes[0].paths: must list at least one path (leave paths out to allow any path)\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: /chat",
+			     "policies/sites/demo.yaml:54:14: egress.routes[0].paths: expected a list, got a string\n");
 	/* production: loopback http is fine (the demo's ingress and upstream are loopback) */
 	expect_variant_ok("environment: staging", "environment: production", NULL);
+}
+
+/* policy_route_path_ok: listed prefixes by whole segments, never a dot segment. */
+static void test_route_paths(void **state)
+{
+	struct policy *p = NULL;
+	const struct policy_route *llm, *tr;
+
+	(void)state;
+	expect_variant_ok(NULL, NULL, &p);
+	llm = policy_find_route(p, "llm");
+	tr = policy_find_route(p, "translate");
+	assert_int_equal(llm->paths.n, 2);
+	assert_true(policy_route_path_ok(llm, "/chat/completions"));
+	assert_true(policy_route_path_ok(llm, "/chat/completions/x"));
+	assert_true(policy_route_path_ok(llm, "/embeddings"));
+	assert_false(policy_route_path_ok(llm, "/chat/completionsx"));
+	assert_false(policy_route_path_ok(llm, "/chat"));
+	assert_false(policy_route_path_ok(llm, ""));
+	assert_false(policy_route_path_ok(llm, "/"));
+	assert_false(policy_route_path_ok(llm, "/files"));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/../../files"));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/%2e%2E/x"));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/."));
+	/* no paths: any path, still no dot segment */
+	assert_int_equal(tr->paths.n, 0);
+	assert_true(policy_route_path_ok(tr, ""));
+	assert_true(policy_route_path_ok(tr, "/anything/at/all"));
+	assert_true(policy_route_path_ok(tr, "/a.b/..c/.d"));
+	assert_false(policy_route_path_ok(tr, "/a/../b"));
+	assert_false(policy_route_path_ok(tr, "/a/./b"));
+	assert_false(policy_route_path_ok(tr, "/.%2e"));
+	assert_false(policy_route_path_ok(NULL, "/x"));
+	policy_unref(p);
 }
 
 static void test_production_rules(void **state)
@@ -784,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_good_fixture_values),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_route_paths),
 		cmocka_unit_test(test_production_rules),
 		cmocka_unit_test(test_string_and_error_limits),
 		cmocka_unit_test(test_refcount_threads),

@@ -446,6 +446,12 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		refuse(c, 405, "EGRESS-METHOD", "not-supported", "method not allowed on this route");
 		return;
 	}
+	/* issue 6: paths are limited per route (policy egress.routes[].paths); a dot segment
+	 * would leave a listed prefix once the destination resolves it (RFC 3986 §5.2.4) */
+	if (!policy_route_path_ok(c->route, rest)) {
+		refuse(c, 403, "EGRESS-PATH", "forbidden", "path not allowed on this route");
+		return;
+	}
 	buf_init(&c->body, c->route->max_body_bytes);
 	if (http_server_read_body(req, &c->body) < 0) {
 		refuse(c, 413, "EGRESS-BODY-SIZE", "too-long", "body exceeds the route limit");
@@ -469,17 +475,22 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		/* the EHR's own FHIR server is inside the covered entity: PHI allowed */
 		c->rec.decision = "allow";
 	} else {
-		struct phi_findings f = {0}, fq = {0};
+		struct phi_findings f = {0}, fp = {0}, fq = {0};
 		int64_t t = clock_mono_ns();
 		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len,
 			      body_kind(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type")), &f, &e);
 
+		/* the URL leaves too: the path after the route ("/patients/Jane%20Doe", fp) and the
+		 * query (fq), each percent-decoded as form text */
+		if (rc == 0 && rest[0])
+			rc = scan(c, rest, strlen(rest), PHI_BODY_FORM, &fp, &e);
 		if (rc == 0 && query)
 			rc = scan(c, query, strlen(query), PHI_BODY_FORM, &fq, &e);
 		c->rec.timings_us[METRICS_STAGE_PHI] = us_since(t);
 		metrics_observe(sc->metrics, METRICS_STAGE_PHI, c->rec.timings_us[METRICS_STAGE_PHI]);
 		if (rc < 0) {
 			free(f.v);
+			free(fp.v);
 			free(fq.v);
 			/* cannot tell whether it carries PHI: fail closed */
 			refuse(c, 403, "EGRESS-PHI-SCAN", "forbidden", "the body could not be scanned");
@@ -488,15 +499,17 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		if (c->route->phi_allow_types) {
 			/* types the site approved for this route (phi_allow_types), found by pattern
 			 * only: the patient's own identifiers (e.g. the birth date) still count */
-			size_t before = f.n + fq.n;
+			size_t before = f.n + fp.n + fq.n;
 			phi_findings_drop(&f, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
+			phi_findings_drop(&fp, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
 			phi_findings_drop(&fq, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			if (f.n + fq.n < before)
+			if (f.n + fp.n + fq.n < before)
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-TYPE-ALLOWED");
 		}
 		count_types(c, &f);
+		count_types(c, &fp);
 		count_types(c, &fq);
-		if ((f.n || fq.n) && c->route->phi == POLICY_PHI_BLOCK) {
+		if ((f.n || fp.n || fq.n) && c->route->phi == POLICY_PHI_BLOCK) {
 			struct buf j;
 
 			auditrec_add_rule(&c->rec, "EGRESS-PHI-BLOCK");
@@ -510,13 +523,15 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			if (buf_append_str(&j, "}}"))
 				abort();
 			free(f.v);
+			free(fp.v);
 			free(fq.v);
 			refuse_body(c, 403, "block", j.p, j.len);
 			buf_fini(&j);
 			return;
 		}
-		if (fq.n && c->route->phi == POLICY_PHI_REDACT) {
+		if ((fp.n || fq.n) && c->route->phi == POLICY_PHI_REDACT) {
 			free(f.v);
+			free(fp.v);
 			free(fq.v);
 			refuse(c, 403, "EGRESS-PHI-URL", "forbidden", "the URL carries identifiers; send them in the body");
 			return;
@@ -528,6 +543,7 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			if (phi_redact(c->body.p, c->body.len, &f, &red, &e) < 0) {
 				buf_fini(&red);
 				free(f.v);
+				free(fp.v);
 				free(fq.v);
 				refuse(c, 403, "EGRESS-PHI-REDACT", "forbidden", "the body could not be redacted");
 				return;
@@ -538,10 +554,11 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			c->rec.decision = "redact";
 		} else {
 			c->rec.decision = "allow";
-			if (f.n)
+			if (f.n || fp.n || fq.n)
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-ALLOWED-BAA");
 		}
 		free(f.v);
+		free(fp.v);
 		free(fq.v);
 	}
 	/* write-ahead */

@@ -242,6 +242,8 @@ int itest_http(const char *method, const char *url, const char *const *headers, 
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	/* send the path as written: tests of dot segments must reach the server unresolved */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	if (itest_ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, itest_ca_file);
 	if (body) {

@@ -24,6 +24,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "lib/b64.h"
 #include "lib/http_server.h"
 #include "lib/jose.h"
 #include "lib/json.h"
@@ -178,7 +179,8 @@ static int setup(void **state)
 		 "      methods: [POST]\n"
 		 "      approval: {approved_by: Privacy Office, reference: BAA-1, granted: 2026-01-01, expires: 2099-12-31}\n"
 		 "    - {name: translate, url: 'https://127.0.0.1:%u/translate', baa: false, phi: redact, methods: [POST]}\n"
-		 "    - {name: analytics, url: 'https://127.0.0.1:%u/ingest', baa: false, phi: block, methods: [POST]}\n"
+		 "    - {name: analytics, url: 'https://127.0.0.1:%u/ingest', baa: false, phi: block, methods: [POST],\n"
+		 "       paths: [/events]}\n"
 		 "    - name: quality\n"
 		 "      url: https://127.0.0.1:%u/quality\n"
 		 "      baa: false\n"
@@ -335,6 +337,23 @@ static void test_block_route_refuses_phi(void **state)
 	/* without the context header, recently seen patients apply */
 	assert_int_equal(egress("POST", "/analytics/events", NULL, "application/json", prompt, &r), 403);
 	itest_resp_fini(&r);
+	/* a note in base64 (a DocumentReference's attachment.data) is read as its text */
+	{
+		static const char note[] = "AI draft: Aurelia Zqorvath seen today, lactate 4.1 mmol/L.";
+		struct buf b64;
+		char body[512];
+		buf_init(&b64, 1024);
+		assert_int_equal(b64_encode(note, strlen(note), B64_STD, &b64), 0);
+		snprintf(body, sizeof(body),
+			 "{\"resourceType\":\"DocumentReference\",\"content\":[{\"attachment\":{\"contentType\":"
+			 "\"text/plain\",\"data\":\"%s\"}}]}",
+			 b64.p);
+		assert_int_equal(egress("POST", "/analytics/events", token1, "application/json", body, &r), 403);
+		assert_non_null(strstr(r.body.p, "\"NAME\":"));
+		assert_null(strstr(r.body.p, b64.p));
+		itest_resp_fini(&r);
+		buf_fini(&b64);
+	}
 	/* benign clinical content passes */
 	assert_int_equal(egress("POST", "/analytics/events", token1, "application/json",
 				"{\"metric\":\"lactate\",\"loinc\":\"2524-7\",\"value\":4.1,\"icd10\":\"J18.9\"}", &r), 200);
@@ -434,6 +453,45 @@ static void test_baa_route_passes_and_unknown_route_refused(void **state)
 	itest_resp_fini(&r);
 }
 
+/* Paths are limited per route, and the URL is scanned like the body: the path after the route
+ * and the query. */
+static void test_route_paths_and_url_phi(void **state)
+{
+	struct itest_resp r;
+	int before = dest_calls();
+
+	(void)state;
+	assert_int_equal(egress("POST", "/analytics/other", token1, "application/json", "{}", &r), 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-PATH"));
+	itest_resp_fini(&r);
+	assert_int_equal(egress("POST", "/analytics/events/%2e%2e/admin", token1, "application/json", "{}", &r), 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-PATH"));
+	itest_resp_fini(&r);
+	assert_int_equal(egress("POST", "/translate/v2/../../admin", token1, "application/json", "{}", &r), 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-PATH"));
+	itest_resp_fini(&r);
+	/* the patient's name in the path: refused on a redact route, blocked on a block route */
+	assert_int_equal(egress("POST", "/translate/v2/patients/Aurelia%20Zqorvath", token1, "application/json", "{}", &r),
+			 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-PHI-URL"));
+	itest_resp_fini(&r);
+	assert_int_equal(egress("POST", "/analytics/events/MRN10007919", token1, "application/json", "{}", &r), 403);
+	assert_non_null(strstr(r.body.p, "\"reason\":\"EGRESS-PHI-BLOCK\""));
+	assert_non_null(strstr(r.body.p, "\"MRN\":1"));
+	itest_resp_fini(&r);
+	assert_int_equal(egress("POST", "/analytics/events?who=Aurelia+Zqorvath", token1, "application/json", "{}", &r), 403);
+	assert_non_null(strstr(r.body.p, "\"NAME\":"));
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before);
+	/* a listed path below its prefix, no identifiers: forwarded */
+	assert_int_equal(egress("POST", "/analytics/events/batch-7", token1, "application/json", "{}", &r), 200);
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before + 1);
+	pthread_mutex_lock(&s.mu);
+	assert_string_equal(s.dest_path, "/ingest/events/batch-7");
+	pthread_mutex_unlock(&s.mu);
+}
+
 static char *docref(const char *subject, const char *doc_status, const char *note)
 {
 	char *out = xmalloc(8192);
@@ -527,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_redact_route_forwards_redacted_json),
 		cmocka_unit_test(test_route_allowed_types_and_exempt_keys),
 		cmocka_unit_test(test_baa_route_passes_and_unknown_route_refused),
+		cmocka_unit_test(test_route_paths_and_url_phi),
 		cmocka_unit_test(test_fhir_route_approvals_and_writeback),
 		cmocka_unit_test(test_audit_and_logs),
 	};
