@@ -334,6 +334,42 @@ static void on_response(const struct http_client_resp *resp, void *arg)
 	finish(c, true);
 }
 
+/* Does forward() pass header `key` on to the destination? */
+static bool header_forwarded(struct evkeyvalq *in, const char *key)
+{
+	if (named_in_connection(in, key))
+		return false;
+	for (size_t i = 0; i < sizeof(dropped_headers) / sizeof(dropped_headers[0]); i++)
+		if (strcasecmp(key, dropped_headers[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Request headers whose values are protocol metadata with a fixed grammar (RFC 9110 §8.3,
+ * §10.1, §12.5, §13.1, §14.2) or credentials (§11.6.2): not scanned for identifiers. An
+ * HTTP-date in If-Modified-Since would otherwise read as a date, "Chrome/120.0.0.0" in a
+ * User-Agent as an IP address. Every other forwarded header is: "X-User-Email:
+ * jane@example.org" leaves like a body. */
+static const char *const unscanned_headers[] = {
+	"accept", "accept-encoding", "accept-language", "accept-charset", "content-type", "cache-control",
+	"pragma", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range",
+	"date", "authorization", "content-encoding", "user-agent",
+};
+
+/* The values of the headers forward() passes on and unscanned_headers leaves out, one per
+ * line, for the PHI scan. */
+static int headers_text(struct evkeyvalq *in, struct buf *out)
+{
+	for (struct evkeyval *h = in->tqh_first; h != NULL; h = h->next.tqe_next) {
+		bool skip = !header_forwarded(in, h->key);
+		for (size_t i = 0; i < sizeof(unscanned_headers) / sizeof(unscanned_headers[0]) && !skip; i++)
+			skip = strcasecmp(h->key, unscanned_headers[i]) == 0;
+		if (!skip && (buf_append_str(out, h->value) < 0 || buf_append(out, "\n", 1) < 0))
+			return -E2BIG;
+	}
+	return 0;
+}
+
 static void forward(struct ecall *c, const char *method, const char *rest, const char *query)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(c->req);
@@ -344,11 +380,7 @@ static void forward(struct ecall *c, const char *method, const char *rest, const
 
 	snprintf(c->url, sizeof(c->url), "%s%s%s%s", c->route->url, rest, query ? "?" : "", query ? query : "");
 	for (h = in->tqh_first; h != NULL; h = h->next.tqe_next) {
-		bool drop = named_in_connection(in, h->key);
-
-		for (size_t i = 0; i < sizeof(dropped_headers) / sizeof(dropped_headers[0]) && !drop; i++)
-			drop = strcasecmp(h->key, dropped_headers[i]) == 0;
-		if (drop || c->n_hdr == EGRESS_MAX_HEADERS - 1)
+		if (!header_forwarded(in, h->key) || c->n_hdr == EGRESS_MAX_HEADERS - 1)
 			continue;
 		c->hdr_store[c->n_hdr] = xmalloc(strlen(h->key) + strlen(h->value) + 3);
 		snprintf(c->hdr_store[c->n_hdr], strlen(h->key) + strlen(h->value) + 3, "%s: %s", h->key, h->value);
@@ -452,6 +484,16 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		refuse(c, 403, "EGRESS-PATH", "forbidden", "path not allowed on this route");
 		return;
 	}
+	/* a compressed body cannot be scanned: refuse it (RFC 9110 §15.5.16) rather than let
+	 * gzip carry identifiers past the scanner */
+	{
+		const char *ce = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Encoding");
+		if (ce && strcasecmp(ce, "identity") != 0) {
+			refuse(c, 415, "EGRESS-ENCODING", "not-supported",
+			       "the sidecar reads every body: send it without Content-Encoding");
+			return;
+		}
+	}
 	buf_init(&c->body, c->route->max_body_bytes);
 	if (http_server_read_body(req, &c->body) < 0) {
 		refuse(c, 413, "EGRESS-BODY-SIZE", "too-long", "body exceeds the route limit");
@@ -475,7 +517,7 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		/* the EHR's own FHIR server is inside the covered entity: PHI allowed */
 		c->rec.decision = "allow";
 	} else {
-		struct phi_findings f = {0}, fp = {0}, fq = {0};
+		struct phi_findings f = {0}, fp = {0}, fq = {0}, fh = {0};
 		int64_t t = clock_mono_ns();
 		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len,
 			      body_kind(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type")), &f, &e);
@@ -486,30 +528,42 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			rc = scan(c, rest, strlen(rest), PHI_BODY_FORM, &fp, &e);
 		if (rc == 0 && query)
 			rc = scan(c, query, strlen(query), PHI_BODY_FORM, &fq, &e);
+		/* forwarded headers' values too (fh) */
+		if (rc == 0) {
+			struct buf ht;
+			buf_init(&ht, 256 << 10);
+			rc = headers_text(evhttp_request_get_input_headers(req), &ht);
+			if (rc == 0 && ht.len)
+				rc = scan(c, ht.p, ht.len, PHI_BODY_TEXT, &fh, &e);
+			buf_fini(&ht);
+		}
 		c->rec.timings_us[METRICS_STAGE_PHI] = us_since(t);
 		metrics_observe(sc->metrics, METRICS_STAGE_PHI, c->rec.timings_us[METRICS_STAGE_PHI]);
 		if (rc < 0) {
 			free(f.v);
 			free(fp.v);
 			free(fq.v);
+			free(fh.v);
 			/* cannot tell whether it carries PHI: fail closed */
-			refuse(c, 403, "EGRESS-PHI-SCAN", "forbidden", "the body could not be scanned");
+			refuse(c, 403, "EGRESS-PHI-SCAN", "forbidden", "the request could not be scanned");
 			return;
 		}
 		if (c->route->phi_allow_types) {
 			/* types the site approved for this route (phi_allow_types), found by pattern
 			 * only: the patient's own identifiers (e.g. the birth date) still count */
-			size_t before = f.n + fp.n + fq.n;
+			size_t before = f.n + fp.n + fq.n + fh.n;
 			phi_findings_drop(&f, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
 			phi_findings_drop(&fp, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
 			phi_findings_drop(&fq, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			if (f.n + fp.n + fq.n < before)
+			phi_findings_drop(&fh, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
+			if (f.n + fp.n + fq.n + fh.n < before)
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-TYPE-ALLOWED");
 		}
 		count_types(c, &f);
 		count_types(c, &fp);
 		count_types(c, &fq);
-		if ((f.n || fp.n || fq.n) && c->route->phi == POLICY_PHI_BLOCK) {
+		count_types(c, &fh);
+		if ((f.n || fp.n || fq.n || fh.n) && c->route->phi == POLICY_PHI_BLOCK) {
 			struct buf j;
 
 			auditrec_add_rule(&c->rec, "EGRESS-PHI-BLOCK");
@@ -525,15 +579,18 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			free(f.v);
 			free(fp.v);
 			free(fq.v);
+			free(fh.v);
 			refuse_body(c, 403, "block", j.p, j.len);
 			buf_fini(&j);
 			return;
 		}
-		if ((fp.n || fq.n) && c->route->phi == POLICY_PHI_REDACT) {
+		if ((fp.n || fq.n || fh.n) && c->route->phi == POLICY_PHI_REDACT) {
 			free(f.v);
 			free(fp.v);
 			free(fq.v);
-			refuse(c, 403, "EGRESS-PHI-URL", "forbidden", "the URL carries identifiers; send them in the body");
+			free(fh.v);
+			refuse(c, 403, "EGRESS-PHI-URL", "forbidden",
+			       "the URL or a header carries identifiers; send them in the body");
 			return;
 		}
 		if (f.n && c->route->phi == POLICY_PHI_REDACT) {
@@ -545,6 +602,7 @@ void egress_handle(struct evhttp_request *req, void *arg)
 				free(f.v);
 				free(fp.v);
 				free(fq.v);
+				free(fh.v);
 				refuse(c, 403, "EGRESS-PHI-REDACT", "forbidden", "the body could not be redacted");
 				return;
 			}
@@ -554,12 +612,13 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			c->rec.decision = "redact";
 		} else {
 			c->rec.decision = "allow";
-			if (f.n || fp.n || fq.n)
+			if (f.n || fp.n || fq.n || fh.n)
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-ALLOWED-BAA");
 		}
 		free(f.v);
 		free(fp.v);
 		free(fq.v);
+		free(fh.v);
 	}
 	/* write-ahead */
 	c->rec.phase = "decision";

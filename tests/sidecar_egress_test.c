@@ -102,6 +102,20 @@ static int dest_calls(void)
 	return n;
 }
 
+/* The last destination call's path and body, copied under the lock: tests assert on the copy,
+ * so a failing assertion never leaves the lock held (the destination thread would hang). The
+ * caller frees the body. */
+static char *dest_last(char path[512])
+{
+	char *body;
+
+	pthread_mutex_lock(&s.mu);
+	snprintf(path, 512, "%s", s.dest_path);
+	body = xstrdup(s.dest_body ? s.dest_body : "");
+	pthread_mutex_unlock(&s.mu);
+	return body;
+}
+
 static int setup(void **state)
 {
 	char cert[512], key[512], yaml[8192], subj_alt[] = "subjectAltName=IP:127.0.0.1";
@@ -287,12 +301,16 @@ static void hook_call(const char *pid, char *token_out, size_t cap)
 
 static char token1[80], token2[80];
 
-static long egress(const char *method, const char *path, const char *token, const char *ctype, const char *body,
-		   struct itest_resp *r)
+/* extra: one more request header ("Name: value") or NULL */
+static long egress_h(const char *method, const char *path, const char *token, const char *ctype, const char *extra,
+		     const char *body, struct itest_resp *r)
 {
 	char url[512], th[128], ch[128];
-	const char *h[4];
+	const char *h[5];
 	size_t n = 0;
+
+	if (extra)
+		h[n++] = extra;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", egress_port, path);
 	if (ctype) {
@@ -306,6 +324,12 @@ static long egress(const char *method, const char *path, const char *token, cons
 	h[n] = NULL;
 	assert_int_equal(itest_http(method, url, h, body, r), 0);
 	return r->status;
+}
+
+static long egress(const char *method, const char *path, const char *token, const char *ctype, const char *body,
+		   struct itest_resp *r)
+{
+	return egress_h(method, path, token, ctype, NULL, body, r);
 }
 
 static const char prompt[] =
@@ -365,22 +389,23 @@ static void test_redact_route_forwards_redacted_json(void **state)
 {
 	struct itest_resp r;
 	struct err e;
+	char path[512], *body;
 	cJSON *j;
 
 	(void)state;
 	assert_int_equal(egress("POST", "/translate/v2", token1, "application/json", prompt, &r), 200);
 	itest_resp_fini(&r);
-	pthread_mutex_lock(&s.mu);
-	assert_string_equal(s.dest_path, "/translate/v2");
-	assert_null(strstr(s.dest_body, "Zqorvath"));
-	assert_null(strstr(s.dest_body, "MRN10007919"));
-	assert_non_null(strstr(s.dest_body, "[REDACTED:NAME]"));
-	assert_non_null(strstr(s.dest_body, "[REDACTED:MRN]"));
-	assert_non_null(strstr(s.dest_body, "2524-7"));  /* clinical codes are not PHI */
-	j = json_parse(s.dest_body, strlen(s.dest_body), NULL, &e);
-	assert_non_null(j);                              /* still valid JSON */
+	body = dest_last(path);
+	assert_string_equal(path, "/translate/v2");
+	assert_null(strstr(body, "Zqorvath"));
+	assert_null(strstr(body, "MRN10007919"));
+	assert_non_null(strstr(body, "[REDACTED:NAME]"));
+	assert_non_null(strstr(body, "[REDACTED:MRN]"));
+	assert_non_null(strstr(body, "2524-7"));  /* clinical codes are not PHI */
+	j = json_parse(body, strlen(body), NULL, &e);
+	assert_non_null(j);                       /* still valid JSON */
 	cJSON_Delete(j);
-	pthread_mutex_unlock(&s.mu);
+	free(body);
 }
 
 /* phi_allow_types: [DATE] lets a FHIR resource keep its timestamps on a block route; the
@@ -405,10 +430,12 @@ static void test_route_allowed_types_and_exempt_keys(void **state)
 	assert_int_equal(egress("POST", "/quality/obs", token1, "application/json", obs, &r), 200);
 	itest_resp_fini(&r);
 	assert_int_equal(dest_calls(), before + 1);
-	pthread_mutex_lock(&s.mu);
-	assert_string_equal(s.dest_path, "/quality/obs");
-	assert_string_equal(s.dest_body, obs);
-	pthread_mutex_unlock(&s.mu);
+	{
+		char path[512], *body = dest_last(path);
+		assert_string_equal(path, "/quality/obs");
+		assert_string_equal(body, obs);
+		free(body);
+	}
 	/* the patient's birth date is a known identifier, not a pattern date: still blocked */
 	assert_int_equal(egress("POST", "/quality/obs", token1, "application/json",
 				"{\"note\":\"born 03/12/1948\",\"effectiveDateTime\":\"2026-11-20\"}", &r), 403);
@@ -439,10 +466,12 @@ static void test_baa_route_passes_and_unknown_route_refused(void **state)
 	(void)state;
 	assert_int_equal(egress("POST", "/llm/chat/completions", token1, "application/json", prompt, &r), 200);
 	itest_resp_fini(&r);
-	pthread_mutex_lock(&s.mu);
-	assert_non_null(strstr(s.dest_body, "Zqorvath"));  /* BAA destination: unchanged */
-	assert_string_equal(s.dest_path, "/v1/chat/completions");
-	pthread_mutex_unlock(&s.mu);
+	{
+		char path[512], *body = dest_last(path);
+		assert_non_null(strstr(body, "Zqorvath")); /* BAA destination: unchanged */
+		assert_string_equal(path, "/v1/chat/completions");
+		free(body);
+	}
 	assert_int_equal(egress("POST", "/pastebin/x", token1, "application/json", "{}", &r), 403);
 	assert_non_null(strstr(r.body.p, "EGRESS-ROUTE-UNKNOWN"));
 	itest_resp_fini(&r);
@@ -453,8 +482,8 @@ static void test_baa_route_passes_and_unknown_route_refused(void **state)
 	itest_resp_fini(&r);
 }
 
-/* Paths are limited per route, and the URL is scanned like the body: the path after the route
- * and the query. */
+/* Paths are limited per route, and the URL and headers are scanned like the body: the path
+ * after the route, the query and the forwarded headers' values; a compressed body is refused. */
 static void test_route_paths_and_url_phi(void **state)
 {
 	struct itest_resp r;
@@ -482,14 +511,38 @@ static void test_route_paths_and_url_phi(void **state)
 	assert_int_equal(egress("POST", "/analytics/events?who=Aurelia+Zqorvath", token1, "application/json", "{}", &r), 403);
 	assert_non_null(strstr(r.body.p, "\"NAME\":"));
 	itest_resp_fini(&r);
-	assert_int_equal(dest_calls(), before);
-	/* a listed path below its prefix, no identifiers: forwarded */
-	assert_int_equal(egress("POST", "/analytics/events/batch-7", token1, "application/json", "{}", &r), 200);
+	/* headers leave too: a forwarded header's value is scanned */
+	assert_int_equal(egress_h("POST", "/analytics/events", token1, "application/json", "X-Chart: MRN10007919", "{}", &r),
+			 403);
+	assert_non_null(strstr(r.body.p, "\"MRN\":1"));
 	itest_resp_fini(&r);
-	assert_int_equal(dest_calls(), before + 1);
-	pthread_mutex_lock(&s.mu);
-	assert_string_equal(s.dest_path, "/ingest/events/batch-7");
-	pthread_mutex_unlock(&s.mu);
+	assert_int_equal(egress_h("POST", "/translate/v2", token1, "application/json", "X-End-User: Aurelia Zqorvath", "{}",
+				  &r),
+			 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-PHI-URL"));
+	itest_resp_fini(&r);
+	/* a compressed body cannot be scanned: refused */
+	assert_int_equal(egress_h("POST", "/analytics/events", token1, "application/json", "Content-Encoding: gzip", "{}", &r),
+			 415);
+	assert_non_null(strstr(r.body.p, "EGRESS-ENCODING"));
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before);
+	/* a listed path below its prefix, no identifiers: forwarded; an HTTP-date in a
+	 * conditional header is protocol metadata, not scanned */
+	assert_int_equal(egress_h("POST", "/analytics/events/batch-7", token1, "application/json",
+				  "If-Modified-Since: Tue, 15 Nov 1994 08:12:31 GMT", "{}", &r),
+			 200);
+	itest_resp_fini(&r);
+	{
+		char path[512], *body = dest_last(path);
+		free(body);
+		assert_string_equal(path, "/ingest/events/batch-7");
+	}
+	assert_int_equal(egress_h("POST", "/analytics/events", token1, "application/json",
+				  "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36", "{}", &r),
+			 200);
+	itest_resp_fini(&r);
+	assert_int_equal(dest_calls(), before + 2);
 }
 
 static char *docref(const char *subject, const char *doc_status, const char *note)

@@ -428,15 +428,18 @@ static void test_allowed_call_forwarded_minimised(void **state)
 	assert_int_equal(call("/cds-services/sepsis-risk", t, hook_request("patient-view"), &r), 200);
 	assert_non_null(strstr(r.body.p, "Sepsis risk high"));
 	assert_int_equal(up_calls(), before + 1);
+	/* copied under the lock, asserted after it: a failure must not leave the lock held */
 	pthread_mutex_lock(&up.mu);
 	fwd = json_parse(up.last_body, strlen(up.last_body), NULL, &e);
+	bool had_authz = up.last_had_authz;
+	size_t ctx_len = strlen(up.last_ctx);
+	pthread_mutex_unlock(&up.mu);
 	assert_non_null(fwd);
 	/* data minimisation: MedicationRequest is not approved for reading */
 	assert_non_null(cJSON_GetObjectItem(json_obj(fwd, "prefetch"), "patient"));
 	assert_null(cJSON_GetObjectItem(json_obj(fwd, "prefetch"), "meds"));
-	assert_false(up.last_had_authz);            /* the EHR's token never reaches the AI service */
-	assert_int_equal(strlen(up.last_ctx), 32);  /* egress binding context header */
-	pthread_mutex_unlock(&up.mu);
+	assert_false(had_authz);       /* the EHR's token never reaches the AI service */
+	assert_int_equal(ctx_len, 32); /* egress binding context header */
 	cJSON_Delete(fwd);
 	itest_resp_fini(&r);
 	free(t);
