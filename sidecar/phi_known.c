@@ -596,6 +596,7 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 	bool alone = n == 1;
 	char joined[1024];
 	size_t jl = 0;
+	bool main_initial = false;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *w = t->buf + t->off[i];
@@ -604,8 +605,13 @@ static void add_name_string(struct builder *b, const char *s, bool given)
 			continue;
 		if (given && kept == 0 && w[0] >= 'a' && w[0] <= 'z')
 			b->initials |= 1u << (w[0] - 'a');
-		if (!given && kept == 0 && w[0] >= 'a' && w[0] <= 'z' && !in_list(particles, w, l))
+		/* a family name's initials: its first word's ("Al-Rashid" -> A., "de Vries" -> d.)
+		 * and its first word that is not a particle (R., V.) */
+		if (!given && w[0] >= 'a' && w[0] <= 'z' &&
+		    (kept == 0 || (!main_initial && !in_list(particles, w, l)))) {
 			b->finitials |= 1u << (w[0] - 'a');
+			main_initial |= !in_list(particles, w, l);
+		}
 		b_add(b, w, l, l, PHI_T_NAME, K_WORDS, 1, 1, name_strength(w, l, alone), 0, 0, 0);
 		/* parts of an apostrophe name: "O'Brien" -> "o" (weak), "brien" */
 		const char *raw = t->raw + t->rs[i];
@@ -1630,9 +1636,12 @@ static bool initial_at(const struct phi_context *ctx, char c)
  * shorthand for the patient; the initial must be the patient's, and a period follows). */
 static bool family_initial_after(const struct phi_context *ctx, const char *t, size_t n, size_t e)
 {
-	if (e + 3 > n || t[e] != ' ' || !(t[e + 1] >= 'A' && t[e + 1] <= 'Z') || t[e + 2] != '.')
+	if (e + 3 > n || t[e] != ' ' || !isalp(t[e + 1]) || t[e + 2] != '.')
 		return false;
-	return ctx->finitials & (1u << (t[e + 1] - 'A'));
+	/* a lower-case particle's initial ("Bill d." for de Vries), not "May e.g." */
+	if (t[e + 1] >= 'a' && e + 3 < n && isalp(t[e + 3]))
+		return false;
+	return ctx->finitials & (1u << (lc(t[e + 1]) - 'a'));
 }
 
 /* A given-name initial written right before s: "J. Smith", "J Smith". */

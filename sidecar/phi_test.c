@@ -762,6 +762,11 @@ static void test_indep_forms(void **state)
 	expect("Pt is a 95M.", "95", PHI_T_AGE);
 	expect("DOB: 19291027  Age: 96M\nCollected: 11/01/2025", "96", PHI_T_AGE);
 	expect("age 96M\n", "96", PHI_T_AGE);
+	expect("spotted fever** (A77.0): Jae-sung Wu, 93M (DOB Jun 16, 1932)", "93", PHI_T_AGE);
+	expect("Thank you for seeing Jun T., a 96M with a history of", "96", PHI_T_AGE);
+	expect("HPI: T. Toussaint is a 95M with", "95", PHI_T_AGE);
+	expect("PID|1||281456||Jaber^Ramon||(MRN 281456), 91M||||||F", "91", PHI_T_AGE);
+	expect_none("Vitals: 98F\nTemp: low, 97F\nPt afebrile, 98F\nfever: 101F\nT: 99F (oral)");
 	expect_none("Page: 96M\nstage: 92F\nAge 96M-x");
 	expect_none("T 99F, HR 88, 98F\nTmax 101F overnight; vitals: 97F\nafebrile, 98F\nTemp 99F");
 	expect_none("had a 101F fever; a 92F catheter; room 92F; $90M budget, 95M cells, 97F, 96Fr");

@@ -1065,8 +1065,9 @@ static bool word_in(const char *t, size_t s, size_t e, const char *const *list)
  * note's header or first line has it: "Núñez, Itzel (MR# 43184314), 99F", "is a 91F with".
  * "98F" is also a temperature in Fahrenheit, so both sides need a cue (found missing by the
  * independent corpus, seed 12): before it "a"/"an", "Age:", a comma or the start of a line, and no
- * vital-sign word earlier on the line ("T 99F", "HR 88, 98F"); after it the end of the line,
- * " (", two spaces (the next SOAP section) or a word that goes on about the patient. */
+ * vital-sign word earlier on the line back to its first label ("T 99F", "HR 88, 98F", "Temp:
+ * 98F"); after it the end of the line or of an HL7 field, " (", two spaces (the next SOAP
+ * section) or a word that goes on about the patient. */
 static bool check_age_sex(const struct phi_vctx *vc, size_t from, size_t to, struct phi_hit *out)
 {
 	static const char *const vitals[] = {"t", "temp", "temperature", "tmax", "tm", "afebrile", "febrile", "fever",
@@ -1102,25 +1103,30 @@ static bool check_age_sex(const struct phi_vctx *vc, size_t from, size_t to, str
 		    !word_in(t, j, i, colon ? (const char *const[]){"age", NULL} : (const char *const[]){"a", "an", "age", NULL}))
 			return false;
 	}
-	/* no vital sign before it on the same line */
+	/* no vital sign before it on the same line, back to the first label ("Temp: 98F"; a
+	 * diagnosis before "(A77.0): Jae-sung Wu, 93M" is not read) */
 	j = from;
+	bool label = false;
 	while (j > 0 && t[j - 1] != '\n' && from - j < 48) {
 		while (j > 0 && !isaln(t[j - 1]) && t[j - 1] != '\n')
-			j--;
+			label |= t[--j] == ':';
 		size_t we = j;
 		while (j > 0 && (isaln(t[j - 1]) || t[j - 1] == '/'))
 			j--;
 		if (j == we)
 			break;
-		if (word_in(t, j, we, vitals))
+		/* "T 99F" is a temperature, "Jun T., a 96M" an initial */
+		if (word_in(t, j, we, vitals) && !(we - j == 1 && t[we] == '.'))
 			return false;
+		if (label)
+			break;
 	}
 	/* right */
 	i = to;
 	if (i < n && t[i] == '.')
 		i++; /* "is a 95M." */
-	if (i == n || t[i] == '\n' || t[i] == '\r' || (i > to && t[i] == ' '))
-		return set_hit(out, from, to - 1, PHI_T_AGE, PHI_SRC_PATTERN);
+	if (i == n || t[i] == '\n' || t[i] == '\r' || t[i] == '|' || t[i] == '^' || (i > to && t[i] == ' '))
+		return set_hit(out, from, to - 1, PHI_T_AGE, PHI_SRC_PATTERN); /* '|', '^': an HL7 field ends */
 	if (t[i] != ' ' || i + 1 >= n)
 		return false;
 	i++;
