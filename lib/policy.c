@@ -987,6 +987,10 @@ static bool item_path_prefix(struct ld *l, const struct yamlx_node *n, const cha
 		err_node(l, n, path, "invalid path \"%s\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed", s);
 		return false;
 	}
+	if (strcasestr(s, "%2f") || strcasestr(s, "%5c")) {
+		err_node(l, n, path, "invalid path \"%s\": an encoded '/' or '\\' (%%2F, %%5C) is refused in requests", s);
+		return false;
+	}
 	return true;
 }
 
@@ -2117,7 +2121,10 @@ bool policy_route_active(const struct policy_route *r, int64_t today_days)
 
 bool policy_route_path_ok(const struct policy_route *r, const char *path)
 {
-	if (r == NULL || path == NULL || has_dot_segment(path))
+	/* an encoded '/' or '\\', or a '\\', is a separator to some servers: refused like a dot
+	 * segment ("/v1/x/..%2Fadmin") */
+	if (r == NULL || path == NULL || has_dot_segment(path) || strchr(path, '\\') || strcasestr(path, "%2f") ||
+	    strcasestr(path, "%5c"))
 		return false;
 	if (r->paths.n == 0)
 		return true;

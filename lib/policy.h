@@ -250,8 +250,9 @@ const struct policy_route *policy_find_route(const struct policy *p, const char 
 bool policy_route_active(const struct policy_route *r, int64_t today_days);
 /* May the AI service call path (what follows /<route> in its request, percent-encoded as sent;
  * "" for the route's root) on route r? Never a path with a dot segment ("/../", "/.",
- * "%2e%2e"); with r->paths, only a listed prefix, whole segments ("/v1/chat" admits
- * "/v1/chat" and "/v1/chat/x", not "/v1/chatx"). */
+ * "%2e%2e"), a backslash or an encoded '/' or '\' ("%2F", "%5C"); with r->paths, only a
+ * listed prefix, whole segments ("/v1/chat" admits "/v1/chat" and "/v1/chat/x", not
+ * "/v1/chatx"). */
 bool policy_route_path_ok(const struct policy_route *r, const char *path);
 const struct policy_client *policy_find_client(const struct policy *p, const char *iss);
 bool policy_client_allows_jku(const struct policy_client *c, const char *jku);

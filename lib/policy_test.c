@@ -651,6 +651,8 @@ static void test_variants(void **state)
 			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat/../admin\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
 	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: ['/chat/%2E%2E']",
 			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat/%2E%2E\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
+	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: ['/chat%2Fx']",
+			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat%2Fx\": an encoded '/' or '\\' (%2F, %5C) is refused in requests\n");
 	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: [/chat//x]",
 			     "policies/sites/demo.yaml:54:15: egress.routes[0].paths[0]: invalid path \"/chat//x\": empty or dot segments (\"//\", \"/./\", \"/../\") are not allowed\n");
 	expect_variant_error("paths: [/chat/completions, /embeddings]", "paths: ['/chat?x=1']",
@@ -685,6 +687,9 @@ static void test_route_paths(void **state)
 	assert_false(policy_route_path_ok(llm, "/chat/completions/../../files"));
 	assert_false(policy_route_path_ok(llm, "/chat/completions/%2e%2E/x"));
 	assert_false(policy_route_path_ok(llm, "/chat/completions/."));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/..%2Ffiles"));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/..%5cfiles"));
+	assert_false(policy_route_path_ok(llm, "/chat/completions/..\\files"));
 	/* no paths: any path, still no dot segment */
 	assert_int_equal(tr->paths.n, 0);
 	assert_true(policy_route_path_ok(tr, ""));

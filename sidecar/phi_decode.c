@@ -444,7 +444,6 @@ static int hex4(const char *p, uint32_t *v)
 	return 0;
 }
 
-/* String starting at raw[*pi] == '"'. Emits its decoded content as one segment. */
 /* --- base64 text inside a JSON string ----------------------------------------------------------
  *
  * FHIR Attachment.data (base64Binary) carries a write-back's note text — an AI draft, a letter,
@@ -535,6 +534,7 @@ static bool b64_text_swap(struct phi_dec *d, size_t d0, size_t nr0, size_t rs, s
 	return ok;
 }
 
+/* String starting at raw[*pi] == '"'. Emits its decoded content as one segment. */
 static int json_string(struct phi_dec *d, const char *raw, size_t len, size_t *pi, int kind, long key,
 		       size_t *seg_out)
 {
