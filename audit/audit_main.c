@@ -32,6 +32,7 @@ static const char usage[] =
 	"  append DIR --signer KEY --recipient PUB [--recipient PUB ...] [--index-key K]\n"
 	"         [--fsync always|batch|none] [--batch-delay-ms N] [--heartbeat S] [--segment-max-bytes N]\n"
 	"      append JSON objects read from stdin (one per line); print each seq once durable\n"
+	"      (one line per seq: a line cut short by a crash acknowledges nothing)\n"
 	"  verify DIR [--signer-pub PUB] [--full --key REVIEWER_KEY [--index-key K]] [--live]\n"
 	"      blind verification (no key): framing, chain, Merkle roots, signatures, continuity,\n"
 	"      heartbeats, close/recovery, key and index files; --full also decrypts everything.\n"

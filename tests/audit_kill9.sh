@@ -70,7 +70,14 @@ for line in open(t + "/all.jsonl"):
 missing = 0
 checked = 0
 for run in range(1, kills + 1):
-    acks = [int(x) for x in open("%s/acks.%d" % (t, run)).read().split()]
+    # An acknowledgement is a complete line: the writer prints a batch's seqs after its
+    # fdatasync, and a kill while stdio flushes them can cut the last line short ("3" of
+    # "312345"); such a torn line acknowledges nothing.
+    text = open("%s/acks.%d" % (t, run)).read()
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]
+    acks = [int(x) for x in lines if x]
     for k, seq in enumerate(acks):
         r = rows.get(seq)
         checked += 1
