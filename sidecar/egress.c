@@ -291,6 +291,29 @@ static const char *const dropped_headers[] = {
 	"x-request-id", "via", "forwarded",
 };
 
+static const char *const override_headers[] = {"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"};
+
+/* Can the PHI scanner read this body? It reads UTF-8 (RFC 8259 §8.1 for JSON) and ASCII-
+ * compatible text. A UTF-16 or UTF-32 body (a byte-order mark) or a declared charset of
+ * another family would pass it unread. (A body with a NUL byte — UTF-16 ASCII, images, PDFs,
+ * archives — never gets here: the listener's framer refuses it with 400, lib/http_util.c.) */
+static bool body_readable(const char *ct, const char *p, size_t n)
+{
+	const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
+
+	if (cs) {
+		cs += 8;
+		if (*cs == '"')
+			cs++;
+		if (strncasecmp(cs, "utf-8", 5) != 0 && strncasecmp(cs, "utf8", 4) != 0 &&
+		    strncasecmp(cs, "us-ascii", 8) != 0 && strncasecmp(cs, "iso-8859-1", 10) != 0 &&
+		    strncasecmp(cs, "windows-1252", 12) != 0)
+			return false;
+	}
+	return !(n >= 2 && (((unsigned char)p[0] == 0xff && (unsigned char)p[1] == 0xfe) ||
+			    ((unsigned char)p[0] == 0xfe && (unsigned char)p[1] == 0xff)));
+}
+
 static bool named_in_connection(struct evkeyvalq *in, const char *name)
 {
 	const char *conn = evhttp_find_header(in, "Connection");
@@ -478,6 +501,17 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		refuse(c, 405, "EGRESS-METHOD", "not-supported", "method not allowed on this route");
 		return;
 	}
+	/* The method is approved as the sidecar sees it (the route's methods; FHIR reads and
+	 * writes): a header asking the destination to treat the request as another method
+	 * (Google APIs, Azure and some FHIR servers honour them) would turn an approved POST
+	 * _search into a DELETE. Refused, not dropped: the caller meant something else. */
+	for (size_t i = 0; i < sizeof(override_headers) / sizeof(override_headers[0]); i++) {
+		if (evhttp_find_header(evhttp_request_get_input_headers(req), override_headers[i])) {
+			refuse(c, 403, "EGRESS-METHOD-OVERRIDE", "forbidden",
+			       "method-override headers are refused: the sidecar approves the method it sees");
+			return;
+		}
+	}
 	/* issue 6: paths are limited per route (policy egress.routes[].paths); a dot segment
 	 * would leave a listed prefix once the destination resolves it (RFC 3986 §5.2.4) */
 	if (!policy_route_path_ok(c->route, rest)) {
@@ -518,9 +552,16 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		c->rec.decision = "allow";
 	} else {
 		struct phi_findings f = {0}, fp = {0}, fq = {0}, fh = {0};
+		const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 		int64_t t = clock_mono_ns();
-		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len,
-			      body_kind(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type")), &f, &e);
+
+		/* a destination without a BAA gets only what the scanner has read */
+		if (c->route->phi != POLICY_PHI_ALLOW && !body_readable(ctype, c->body.p, c->body.len)) {
+			refuse(c, 415, "EGRESS-UNREADABLE", "not-supported",
+			       "the body is not text the PHI scanner can read (UTF-8); this route has no BAA");
+			return;
+		}
+		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len, body_kind(ctype), &f, &e);
 
 		/* the URL leaves too: the path after the route ("/patients/Jane%20Doe", fp) and the
 		 * query (fq), each percent-decoded as form text */

@@ -225,6 +225,12 @@ const char *itest_ca_file;
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r)
 {
+	return itest_http_n(method, url, headers, body, body ? strlen(body) : 0, r);
+}
+
+int itest_http_n(const char *method, const char *url, const char *const *headers, const char *body, size_t body_len,
+		 struct itest_resp *r)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	CURLcode rc;
@@ -248,7 +254,7 @@ int itest_http(const char *method, const char *url, const char *const *headers, 
 		curl_easy_setopt(c, CURLOPT_CAINFO, itest_ca_file);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	}
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

@@ -54,6 +54,9 @@ extern const char *itest_ca_file;
 /* HTTP request; body may be NULL. headers: NULL-terminated "Name: value" list. */
 int itest_http(const char *method, const char *url, const char *const *headers, const char *body,
 	       struct itest_resp *r);
+/* The same with a body of body_len bytes (may hold NUL bytes). */
+int itest_http_n(const char *method, const char *url, const char *const *headers, const char *body, size_t body_len,
+		 struct itest_resp *r);
 void itest_resp_fini(struct itest_resp *r);
 
 /* "Bearer <JWT>" for claims (caller owns claims; not freed). */

@@ -332,6 +332,20 @@ static long egress(const char *method, const char *path, const char *token, cons
 	return egress_h(method, path, token, ctype, NULL, body, r);
 }
 
+/* POST a body of n bytes (NUL bytes allowed) */
+static long egress_bin(const char *path, const char *token, const char *ctype, const char *body, size_t n,
+		       struct itest_resp *r)
+{
+	char url[512], th[128], ch[128];
+	const char *h[] = {ch, th, NULL};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", egress_port, path);
+	snprintf(ch, sizeof(ch), "Content-Type: %s", ctype);
+	snprintf(th, sizeof(th), "X-Ehrgate-Context: %s", token);
+	assert_int_equal(itest_http_n("POST", url, h, body, n, r), 0);
+	return r->status;
+}
+
 static const char prompt[] =
 	"{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":"
 	"\"Summarise the chart of Aurelia Zqorvath (MRN10007919): lactate 4.1 mmol/L, HR 121, LOINC 2524-7.\"}]}";
@@ -521,6 +535,39 @@ static void test_route_paths_and_url_phi(void **state)
 			 403);
 	assert_non_null(strstr(r.body.p, "EGRESS-PHI-URL"));
 	itest_resp_fini(&r);
+	/* a method-override header would let the destination see another method: refused */
+	assert_int_equal(egress_h("POST", "/analytics/events", token1, "application/json", "X-HTTP-Method-Override: DELETE",
+				  "{}", &r),
+			 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-METHOD-OVERRIDE"));
+	itest_resp_fini(&r);
+	assert_int_equal(egress_h("POST", "/fhir/Observation/_search", token1, "application/x-www-form-urlencoded",
+				  "x-http-method: DELETE", "patient=pat-001", &r),
+			 403);
+	assert_non_null(strstr(r.body.p, "EGRESS-METHOD-OVERRIDE"));
+	itest_resp_fini(&r);
+	/* a body the scanner cannot read does not go to a route without a BAA: UTF-16 (a byte-order
+	 * mark), a declared charset of another family; one with NUL bytes (UTF-16 ASCII, binary)
+	 * is refused by the listener's framer on every route */
+	{
+		static const char u16[] = "\xff\xfe\x2d\x4e\x87\x65"; /* UTF-16LE, no NUL */
+		assert_int_equal(egress("POST", "/analytics/events", token1, "application/json; charset=utf-16", "{}", &r),
+				 415);
+		assert_non_null(strstr(r.body.p, "EGRESS-UNREADABLE"));
+		itest_resp_fini(&r);
+		assert_int_equal(egress_bin("/translate/v2", token1, "text/plain", u16, sizeof(u16) - 1, &r), 415);
+		assert_non_null(strstr(r.body.p, "EGRESS-UNREADABLE"));
+		itest_resp_fini(&r);
+		assert_int_equal(egress_bin("/analytics/events", token1, "application/octet-stream", "{\"a\":\"x\0y\"}", 12, &r),
+				 400);
+		itest_resp_fini(&r);
+		/* to a BAA destination it may go; UTF-8 declared is fine anywhere */
+		assert_int_equal(egress_bin("/llm/chat/completions", token1, "text/plain", u16, sizeof(u16) - 1, &r), 200);
+		itest_resp_fini(&r);
+		assert_int_equal(egress("POST", "/analytics/events", token1, "application/json; charset=UTF-8", "{}", &r), 200);
+		itest_resp_fini(&r);
+		before += 2; /* those two were forwarded */
+	}
 	/* a compressed body cannot be scanned: refused */
 	assert_int_equal(egress_h("POST", "/analytics/events", token1, "application/json", "Content-Encoding: gzip", "{}", &r),
 			 415);
