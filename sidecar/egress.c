@@ -604,6 +604,11 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		count_types(c, &fp);
 		count_types(c, &fq);
 		count_types(c, &fh);
+		/* where they were, for the reviewer: the counts above add the parts up */
+		if (fp.n || fq.n)
+			auditrec_add_rule(&c->rec, "EGRESS-PHI-IN-URL");
+		if (fh.n)
+			auditrec_add_rule(&c->rec, "EGRESS-PHI-IN-HEADER");
 		if ((f.n || fp.n || fq.n || fh.n) && c->route->phi == POLICY_PHI_BLOCK) {
 			struct buf j;
 

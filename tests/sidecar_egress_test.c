@@ -670,6 +670,9 @@ static void test_audit_and_logs(void **state)
 	assert_non_null(strstr(out.p, "\"EGRESS-PHI-BLOCK\""));
 	assert_non_null(strstr(out.p, "\"phi\":{"));
 	assert_non_null(strstr(out.p, "\"DOCREF-OTHER-PATIENT\""));
+	assert_non_null(strstr(out.p, "\"EGRESS-PHI-IN-URL\""));
+	assert_non_null(strstr(out.p, "\"EGRESS-PHI-IN-HEADER\""));
+	assert_non_null(strstr(out.p, "\"EGRESS-PATH\""));
 	assert_false(itest_has_canary(out.p));
 	buf_fini(&out);
 	assert_false(itest_file_has_canary(log_path));
