@@ -139,6 +139,24 @@ static int cmp_finding(const void *a, const void *b)
 	return (int)x->type - (int)y->type;
 }
 
+/* Where a request's findings were: each part is scanned apart. */
+enum { PART_BODY, PART_PATH, PART_QUERY, PART_HEADERS, N_PARTS };
+
+static size_t parts_n(const struct phi_findings *f)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < N_PARTS; i++)
+		n += f[i].n;
+	return n;
+}
+
+static void parts_free(struct phi_findings *f)
+{
+	for (int i = 0; i < N_PARTS; i++)
+		free(f[i].v);
+}
+
 /* Scan with the bound context, or with each recent one (union of findings). */
 static int scan(struct ecall *c, const char *p, size_t len, enum phi_body kind, struct phi_findings *out,
 		struct err *e)
@@ -551,7 +569,8 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		/* the EHR's own FHIR server is inside the covered entity: PHI allowed */
 		c->rec.decision = "allow";
 	} else {
-		struct phi_findings f = {0}, fp = {0}, fq = {0}, fh = {0};
+		/* findings by where they were; scanned apart, so scan()'s merge never joins two */
+		struct phi_findings f[N_PARTS] = {{0}};
 		const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 		int64_t t = clock_mono_ns();
 
@@ -561,30 +580,27 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			       "the body is not text the PHI scanner can read (UTF-8); this route has no BAA");
 			return;
 		}
-		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len, body_kind(ctype), &f, &e);
+		int rc = scan(c, c->body.p ? c->body.p : "", c->body.len, body_kind(ctype), &f[PART_BODY], &e);
 
-		/* the URL leaves too: the path after the route ("/patients/Jane%20Doe", fp) and the
-		 * query (fq), each percent-decoded as form text */
+		/* the URL leaves too: the path after the route ("/patients/Jane%20Doe") and the
+		 * query, each percent-decoded as form text */
 		if (rc == 0 && rest[0])
-			rc = scan(c, rest, strlen(rest), PHI_BODY_FORM, &fp, &e);
+			rc = scan(c, rest, strlen(rest), PHI_BODY_FORM, &f[PART_PATH], &e);
 		if (rc == 0 && query)
-			rc = scan(c, query, strlen(query), PHI_BODY_FORM, &fq, &e);
-		/* forwarded headers' values too (fh) */
+			rc = scan(c, query, strlen(query), PHI_BODY_FORM, &f[PART_QUERY], &e);
+		/* forwarded headers' values too */
 		if (rc == 0) {
 			struct buf ht;
 			buf_init(&ht, 256 << 10);
 			rc = headers_text(evhttp_request_get_input_headers(req), &ht);
 			if (rc == 0 && ht.len)
-				rc = scan(c, ht.p, ht.len, PHI_BODY_TEXT, &fh, &e);
+				rc = scan(c, ht.p, ht.len, PHI_BODY_TEXT, &f[PART_HEADERS], &e);
 			buf_fini(&ht);
 		}
 		c->rec.timings_us[METRICS_STAGE_PHI] = us_since(t);
 		metrics_observe(sc->metrics, METRICS_STAGE_PHI, c->rec.timings_us[METRICS_STAGE_PHI]);
 		if (rc < 0) {
-			free(f.v);
-			free(fp.v);
-			free(fq.v);
-			free(fh.v);
+			parts_free(f);
 			/* cannot tell whether it carries PHI: fail closed */
 			refuse(c, 403, "EGRESS-PHI-SCAN", "forbidden", "the request could not be scanned");
 			return;
@@ -592,24 +608,21 @@ void egress_handle(struct evhttp_request *req, void *arg)
 		if (c->route->phi_allow_types) {
 			/* types the site approved for this route (phi_allow_types), found by pattern
 			 * only: the patient's own identifiers (e.g. the birth date) still count */
-			size_t before = f.n + fp.n + fq.n + fh.n;
-			phi_findings_drop(&f, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			phi_findings_drop(&fp, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			phi_findings_drop(&fq, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			phi_findings_drop(&fh, c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
-			if (f.n + fp.n + fq.n + fh.n < before)
+			size_t before = parts_n(f);
+			for (int i = 0; i < N_PARTS; i++)
+				phi_findings_drop(&f[i], c->route->phi_allow_types, 1u << PHI_SRC_PATTERN);
+			if (parts_n(f) < before)
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-TYPE-ALLOWED");
 		}
-		count_types(c, &f);
-		count_types(c, &fp);
-		count_types(c, &fq);
-		count_types(c, &fh);
+		for (int i = 0; i < N_PARTS; i++)
+			count_types(c, &f[i]);
 		/* where they were, for the reviewer: the counts above add the parts up */
-		if (fp.n || fq.n)
+		bool in_url = f[PART_PATH].n || f[PART_QUERY].n, in_header = f[PART_HEADERS].n;
+		if (in_url)
 			auditrec_add_rule(&c->rec, "EGRESS-PHI-IN-URL");
-		if (fh.n)
+		if (in_header)
 			auditrec_add_rule(&c->rec, "EGRESS-PHI-IN-HEADER");
-		if ((f.n || fp.n || fq.n || fh.n) && c->route->phi == POLICY_PHI_BLOCK) {
+		if (parts_n(f) && c->route->phi == POLICY_PHI_BLOCK) {
 			struct buf j;
 
 			auditrec_add_rule(&c->rec, "EGRESS-PHI-BLOCK");
@@ -622,33 +635,24 @@ void egress_handle(struct evhttp_request *req, void *arg)
 					abort();
 			if (buf_append_str(&j, "}}"))
 				abort();
-			free(f.v);
-			free(fp.v);
-			free(fq.v);
-			free(fh.v);
+			parts_free(f);
 			refuse_body(c, 403, "block", j.p, j.len);
 			buf_fini(&j);
 			return;
 		}
-		if ((fp.n || fq.n || fh.n) && c->route->phi == POLICY_PHI_REDACT) {
-			free(f.v);
-			free(fp.v);
-			free(fq.v);
-			free(fh.v);
+		if ((in_url || in_header) && c->route->phi == POLICY_PHI_REDACT) {
+			parts_free(f);
 			refuse(c, 403, "EGRESS-PHI-URL", "forbidden",
 			       "the URL or a header carries identifiers; send them in the body");
 			return;
 		}
-		if (f.n && c->route->phi == POLICY_PHI_REDACT) {
+		if (f[PART_BODY].n && c->route->phi == POLICY_PHI_REDACT) {
 			struct buf red;
 
 			buf_init(&red, c->body.len * 4 + 4096);
-			if (phi_redact(c->body.p, c->body.len, &f, &red, &e) < 0) {
+			if (phi_redact(c->body.p, c->body.len, &f[PART_BODY], &red, &e) < 0) {
 				buf_fini(&red);
-				free(f.v);
-				free(fp.v);
-				free(fq.v);
-				free(fh.v);
+				parts_free(f);
 				refuse(c, 403, "EGRESS-PHI-REDACT", "forbidden", "the body could not be redacted");
 				return;
 			}
@@ -658,13 +662,10 @@ void egress_handle(struct evhttp_request *req, void *arg)
 			c->rec.decision = "redact";
 		} else {
 			c->rec.decision = "allow";
-			if (f.n || fp.n || fq.n || fh.n)
+			if (parts_n(f))
 				auditrec_add_rule(&c->rec, "EGRESS-PHI-ALLOWED-BAA");
 		}
-		free(f.v);
-		free(fp.v);
-		free(fq.v);
-		free(fh.v);
+		parts_free(f);
 	}
 	/* write-ahead */
 	c->rec.phase = "decision";

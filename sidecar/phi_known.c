@@ -1815,9 +1815,6 @@ static inline bool word_key_maybe(const struct phi_context *ctx, const char *t, 
 	return ctx->wbloom[wk >> 3] & (1u << (wk & 7));
 }
 
-/* The context's identifiers in one token [ts, te). ids = false leaves out the identifier keys
- * (the word pass: a letters-only token can start an identifier only when a digit follows, and
- * the digit pass checks that from the digit's side). */
 /* The word keys of token [ts, te) (at most KMAX_TOKEN bytes): folded and looked up. Out of
  * line: its buffer brings the stack protector's check, which the filters before it spare most
  * tokens. */
@@ -1832,6 +1829,9 @@ static __attribute__((noinline)) int known_words(const struct phi_context *ctx, 
 	return 0;
 }
 
+/* The context's identifiers in one token [ts, te). ids = false leaves out the identifier keys
+ * (the word pass: a letters-only token can start an identifier only when a digit follows, and
+ * the digit pass checks that from the digit's side). */
 static inline int known_token(const struct phi_context *ctx, const char *t, size_t n, size_t ts, size_t te,
 			      bool digit, bool alpha, bool ascii, bool ids, struct nlist *names, struct phi_hits *out)
 {
